@@ -1,0 +1,55 @@
+# appmesh — developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+MOCHA := node_modules/.bin/mocha --reporter ./hack/mocha-summary-reporter.cjs
+# Runs hack/install-consul.sh in the recipe's shell, so a missing Consul fails the target.
+WITH_CONSUL := consul_bin=$$(hack/install-consul.sh) && CONSUL_BIN=$$consul_bin
+
+.PHONY: help install build lint typecheck test test-unit test-integration test-e2e consul run bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-18s %s\n", $$1, $$2 }'
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.package-lock.json ## install dependencies (npm ci)
+
+build: install ## compile TypeScript to dist/
+	rm -rf dist && node_modules/.bin/tsc -p tsconfig.json
+
+lint: install ## eslint + prettier check
+	node_modules/.bin/eslint .
+	node_modules/.bin/prettier --check .
+
+typecheck: install ## type-check without emitting
+	node_modules/.bin/tsc -p tsconfig.json --noEmit
+
+test: lint typecheck build ## lint, typecheck, unit, integration and e2e tests
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-integration
+	$(MAKE) --no-print-directory test-e2e
+
+test-unit: build ## fast tests of pure logic
+	$(MOCHA) 'dist/test/unit/**/*.test.js'
+
+test-integration: build ## tests against a real Consul agent
+	$(WITH_CONSUL) $(MOCHA) --timeout 60000 'dist/test/integration/**/*.test.js'
+
+test-e2e: build ## several agents against a real Consul
+	@if compgen -G 'dist/test/e2e/*.test.js' >/dev/null; then \
+	  $(WITH_CONSUL) $(MOCHA) --timeout 120000 'dist/test/e2e/**/*.test.js'; \
+	else echo "no e2e suites yet"; fi
+
+consul: ## ensure a Consul binary (prints its path)
+	@hack/install-consul.sh
+
+run: build ## start a dev Consul on 127.0.0.1:8500 and watch the appmesh prefix
+	$(WITH_CONSUL) hack/dev-consul.sh
+
+bench: build ## run the benchmarks in hack/bench and print their numbers
+	@for b in dist/hack/bench/*.js; do [ -e "$$b" ] || { echo "no benchmarks yet"; break; }; $(WITH_CONSUL) node "$$b"; done
+
+clean: ## remove build output
+	rm -rf dist .tools
