@@ -1,0 +1,106 @@
+// Reads Linux's /proc for what the supervisor needs about processes it may not be the parent of: a
+// process's start time (which tells a live process from a reused pid), the members of a process group,
+// and the group's memory and CPU use.
+import { readdir, readFile } from 'node:fs/promises';
+
+/** Kernel clock ticks per second in /proc times (USER_HZ, fixed at 100 in Linux's user-space ABI). */
+const TICKS_PER_SECOND = 100;
+
+export interface ProcStat {
+  readonly pid: number;
+  /** R, S, D, Z (zombie), T, ... */
+  readonly state: string;
+  readonly pgrp: number;
+  /** CPU time of the process and of its children it has waited for, in clock ticks. */
+  readonly cpuTicks: number;
+  /** Clock ticks after boot at which the process started (field 22). */
+  readonly startTime: number;
+}
+
+/** Parses /proc/<pid>/stat. The command name may hold spaces and parentheses, so fields count from the last ")". */
+export function parseProcStat(pid: number, text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(')');
+  if (close === -1) return undefined;
+  // After ") " come fields 3 (state), 4 (ppid), 5 (pgrp), ...: field n is at index n - 3.
+  const fields = text.slice(close + 2).split(' ');
+  const field = (n: number) => Number(fields[n - 3]);
+  const state = fields[0];
+  const pgrp = field(5);
+  const startTime = field(22);
+  if (state === undefined || !Number.isInteger(pgrp) || !Number.isInteger(startTime)) return undefined;
+  return { pid, state, pgrp, cpuTicks: field(14) + field(15) + field(16) + field(17), startTime };
+}
+
+async function readTextIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    // The process is gone (ENOENT/ESRCH) or not ours to read: either way there is nothing to report.
+    return undefined;
+  }
+}
+
+/** The process's /proc/<pid>/stat, or undefined if it no longer exists or is a zombie. */
+export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+  const text = await readTextIfPresent(`/proc/${pid}/stat`);
+  const stat = text === undefined ? undefined : parseProcStat(pid, text);
+  return stat === undefined || stat.state === 'Z' ? undefined : stat;
+}
+
+/** /proc/<pid>/stat field 22 (clock ticks after boot); undefined if the process is gone (or a zombie). */
+export async function readProcessStartTime(pid: number): Promise<number | undefined> {
+  return (await readProcStat(pid))?.startTime;
+}
+
+/** Every live (non-zombie) process in /proc. */
+async function scanProcesses(): Promise<ProcStat[]> {
+  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number);
+  const stats = await Promise.all(pids.map((pid) => readProcStat(pid)));
+  return stats.filter((stat): stat is ProcStat => stat !== undefined);
+}
+
+/** Pids of the live processes whose process group is `pgid`. */
+export async function groupMembers(pgid: number): Promise<number[]> {
+  return (await scanProcesses()).filter((stat) => stat.pgrp === pgid).map((stat) => stat.pid);
+}
+
+export interface GroupUsage {
+  readonly members: number;
+  readonly rssBytes: number;
+  readonly cpuSeconds: number;
+}
+
+async function residentBytes(pid: number): Promise<number> {
+  const status = await readTextIfPresent(`/proc/${pid}/status`);
+  const match = status === undefined ? null : /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+/**
+ * One /proc scan shared by every app sampling within `SHARED_SCAN_MAX_AGE_MS`: with many apps, a scan
+ * per app per sample made an idle agent's CPU grow with apps × processes.
+ */
+const SHARED_SCAN_MAX_AGE_MS = 500;
+let sharedScan: { readonly at: number; readonly stats: Promise<ProcStat[]> } | undefined;
+
+function recentScan(): Promise<ProcStat[]> {
+  const now = performance.now();
+  if (sharedScan === undefined || now - sharedScan.at > SHARED_SCAN_MAX_AGE_MS) {
+    sharedScan = { at: now, stats: scanProcesses() };
+  }
+  return sharedScan.stats;
+}
+
+/**
+ * Memory (resident) and CPU (user + system, including waited-for children) of a whole process group,
+ * from a /proc scan at most SHARED_SCAN_MAX_AGE_MS old.
+ */
+export async function readGroupUsage(pgid: number): Promise<GroupUsage> {
+  const members = (await recentScan()).filter((stat) => stat.pgrp === pgid);
+  const rss = await Promise.all(members.map((stat) => residentBytes(stat.pid)));
+  return {
+    members: members.length,
+    rssBytes: rss.reduce((sum, bytes) => sum + bytes, 0),
+    cpuSeconds: members.reduce((sum, stat) => sum + stat.cpuTicks, 0) / TICKS_PER_SECOND,
+  };
+}
