@@ -42,6 +42,7 @@ function pathOf(context: t.Context): string {
     const parent = context[i - 1];
     if (entry === undefined || parent === undefined) continue;
     if (parent.type instanceof t.UnionType || parent.type instanceof t.IntersectionType) continue;
+    if (entry.key === '') continue; // a codec that wraps another adds an anonymous step
     keys.push(entry.key);
   }
   return keys.length === 0 ? '(root)' : keys.join('.');

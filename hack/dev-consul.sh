@@ -20,4 +20,4 @@ for _ in $(seq 1 100); do
 done
 echo "dev consul on http://127.0.0.1:$port (log: $data/consul.log); try:" >&2
 echo "  curl -X PUT -d '{\"replication\":1,\"content\":{\"command\":\"sleep 30\"}}' http://127.0.0.1:$port/v1/kv/appmesh/cluster/tasks/demo" >&2
-node dist/src/cli/main.js --consul-addr "127.0.0.1:$port" watch appmesh/
+node dist/src/cli/main.js watch --consul-addr "127.0.0.1:$port" appmesh/

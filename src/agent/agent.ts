@@ -1,0 +1,169 @@
+// The composition root of the agent: wires the stores, the controllers and the HTTP surface together
+// and hands their lifecycles to the Manager. Stand-alone mode: local apps only, managed over REST.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BehaviorSubject, map, type Subscription } from 'rxjs';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { AppSupervisor, type AppOwner, type DesiredApps } from '../../controllers/app-supervisor.js';
+import { Controller } from '../runtime/controller.js';
+import { createLogger, type Logger } from '../runtime/logger.js';
+import { Manager } from '../runtime/manager.js';
+import { createMetricsRegistry } from '../runtime/metrics.js';
+import { RuntimeMetrics } from '../runtime/runtime-metrics.js';
+import type { AgentConfig } from './config.js';
+import { HttpServer, type Route } from './http-server.js';
+import { LocalAppStore } from './local-apps.js';
+import { ProcessLedger } from './process-ledger.js';
+import { restApiRoutes } from './rest-api.js';
+
+const APP_STATES = [
+  'disabled',
+  'waiting',
+  'starting',
+  'running',
+  'stopping',
+  'backoff',
+  'standby',
+  'failed',
+  'removed',
+];
+const OWNERS: readonly AppOwner[] = ['local', 'cluster'];
+
+export class Agent {
+  private constructor(
+    readonly config: AgentConfig,
+    readonly logger: Logger,
+    readonly registry: Registry,
+    readonly manager: Manager,
+    readonly http: HttpServer,
+    private readonly subscriptions: Subscription[],
+    private readonly store: LocalAppStore,
+  ) {}
+
+  /** Builds the agent; nothing runs until start(). Leftovers of a previous run are reaped here, first. */
+  static async create(
+    config: AgentConfig,
+    logger: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
+  ): Promise<Agent> {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const registry = createMetricsRegistry();
+    const runtimeMetrics = new RuntimeMetrics(registry);
+
+    const ledger = new ProcessLedger(config.dataDir, logger.child({ component: 'process-ledger' }));
+    await ledger.reapPreviousRun();
+    const store = await LocalAppStore.open(config.dataDir, logger.child({ component: 'local-apps' }));
+
+    const desired = new BehaviorSubject<DesiredApps>(new Map());
+    const subscriptions = [
+      store.apps
+        .pipe(
+          map(
+            (apps): DesiredApps => new Map([...apps].map(([name, spec]) => [name, { spec, owner: 'local' }])),
+          ),
+        )
+        .subscribe(desired),
+    ];
+
+    const restarts = new Counter({
+      name: 'appmesh_app_restarts_total',
+      help: 'Process starts of an app after its first one.',
+      labelNames: ['app'],
+      registers: [registry],
+    });
+    const supervisor = new AppSupervisor({
+      desired: () => desired.value,
+      processDeps: (name) => ({
+        logger: logger.child({ app: name }),
+        recorder: ledger,
+        outputDir: join(config.dataDir, 'output'),
+      }),
+      onRemoved: (name, owner) => {
+        if (owner === 'local') {
+          store.delete(name).catch((err: unknown) =>
+            logger.error('could not remove an app whose exit action is remove', {
+              app: name,
+              error: (err as Error).message,
+            }),
+          );
+        }
+      },
+      onStart: (name, starts) => {
+        if (starts > 1) restarts.inc({ app: name });
+      },
+    });
+    new Gauge({
+      name: 'appmesh_apps',
+      help: 'Supervised apps by state and owner.',
+      labelNames: ['state', 'owner'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const state of APP_STATES) for (const owner of OWNERS) this.set({ state, owner }, 0);
+        for (const row of supervisor.counts()) this.set({ state: row.state, owner: row.owner }, row.count);
+      },
+    });
+
+    const controller = new Controller<string>({
+      name: 'app-supervisor',
+      reconciler: supervisor,
+      logger,
+      metrics: runtimeMetrics,
+    }).watch(desired, (apps) => apps.keys());
+
+    const manager = new Manager({
+      logger,
+      metrics: runtimeMetrics,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+    });
+    const operational: Route[] = [
+      {
+        method: 'GET',
+        path: '/metrics',
+        mutation: false,
+        handle: async () => ({
+          status: 200,
+          body: await registry.metrics(),
+          headers: { 'content-type': registry.contentType },
+        }),
+      },
+      { method: 'GET', path: '/healthz', mutation: false, handle: () => ({ status: 200, body: 'ok\n' }) },
+      {
+        method: 'GET',
+        path: '/readyz',
+        mutation: false,
+        handle: () =>
+          manager.started ? { status: 200, body: 'ready\n' } : { status: 503, body: 'starting\n' },
+      },
+    ];
+    const http = new HttpServer({
+      host: config.listenHost,
+      port: config.listenPort,
+      routes: [...operational, ...restApiRoutes({ store, supervisor, desired: () => desired.value })],
+      apiToken: config.apiToken,
+      maxBodyBytes: config.maxBodyBytes,
+      logger,
+    });
+    manager
+      .addRunnable(http)
+      .addController(controller)
+      .onRelease(() => supervisor.stopAll());
+    return new Agent(config, logger, registry, manager, http, subscriptions, store);
+  }
+
+  /** The base URL the API answers on. */
+  get url(): string {
+    const { host, port } = this.http.address;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  start(): Promise<void> {
+    return this.manager.start();
+  }
+
+  /** Stops controllers and every app, then the HTTP server. */
+  async stop(): Promise<void> {
+    await this.manager.stop();
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.store.close();
+  }
+}

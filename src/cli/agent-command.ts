@@ -1,0 +1,14 @@
+// `appmesh agent`: loads the configuration, starts the agent and runs until SIGTERM/SIGINT, then shuts
+// down cleanly (apps stopped, nothing left behind) and exits 0.
+import { Agent } from '../agent/agent.js';
+import { loadAgentConfig, type AgentFlags } from '../agent/config.js';
+
+export async function agentCommand(flags: AgentFlags): Promise<void> {
+  const config = await loadAgentConfig(flags);
+  const agent = await Agent.create(config);
+  await agent.start();
+  agent.logger.info('agent started', { mode: 'stand-alone', url: agent.url, dataDir: config.dataDir });
+  await agent.manager.stopOnSignals();
+  await agent.stop();
+  agent.logger.info('agent stopped');
+}
