@@ -29,3 +29,28 @@ export const TopologyEntry = t.type({ app: TaskName, schedule_time: t.string });
 export type TopologyEntry = t.TypeOf<typeof TopologyEntry>;
 export const NodeTopology = t.array(TopologyEntry, 'NodeTopology');
 export type NodeTopology = t.TypeOf<typeof NodeTopology>;
+
+/** A node's capacity as reported to the scheduler; memory is rounded (see host facts) so it rarely churns. */
+export const NodeResource = t.type(
+  { cpu_cores: t.number, mem_total_bytes: t.number, mem_free_bytes: t.number },
+  'NodeResource',
+);
+export type NodeResource = t.TypeOf<typeof NodeResource>;
+
+/**
+ * `appmesh/cluster/nodes/<node>`, acquired with the node's session, so it vanishes when the node dies.
+ * Extra fields (as App Mesh writes them) are tolerated; `apps` is a summary the scheduler does not interpret.
+ */
+export const NodeReport = t.type(
+  {
+    /** The agent's advertised URL. */
+    appmesh: t.string,
+    label: t.record(t.string, t.string),
+    leader: t.boolean,
+    resource: NodeResource,
+    apps: t.record(t.string, t.unknown),
+    version: t.string,
+  },
+  'NodeReport',
+);
+export type NodeReport = t.TypeOf<typeof NodeReport>;

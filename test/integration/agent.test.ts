@@ -7,13 +7,13 @@ import { execa } from 'execa';
 import { request } from 'undici';
 import {
   CLI,
-  eventually,
   makeDataDir,
   pidsRunning,
   removeDataDir,
   startAgent,
   type AgentProcess,
 } from '../fixtures/agent.js';
+import { eventually } from '../fixtures/eventually.js';
 
 interface AppView {
   name: string;
@@ -46,14 +46,10 @@ async function app(agent: AgentProcess, name: string): Promise<AppView> {
 }
 
 const running = (agent: AgentProcess, name: string) =>
-  eventually(
-    async () => {
-      const view = await app(agent, name);
-      return view.state === 'running' && view.pid ? view : undefined;
-    },
-    15_000,
-    `${name} running`,
-  );
+  eventually(`${name} running`, async () => {
+    const view = await app(agent, name);
+    return view.state === 'running' && view.pid ? view : undefined;
+  });
 
 describe('stand-alone agent (real processes)', function () {
   this.timeout(90_000);
@@ -97,7 +93,7 @@ describe('stand-alone agent (real processes)', function () {
     expect(put.status, put.text).to.equal(201);
     const view = await running(agent, 'greeter');
     expect(view.owner).to.equal('local');
-    const output = await eventually(async () => {
+    const output = await eventually('greeter output', async () => {
       const r = await call(agent, 'GET', '/appmesh/app/greeter/output');
       return r.text.includes('hello-from-greeter') ? r : undefined;
     });
@@ -110,7 +106,7 @@ describe('stand-alone agent (real processes)', function () {
     expect(metrics).to.contain('appmesh_reconcile_total{controller="app-supervisor",result="success"}');
 
     expect((await call(agent, 'DELETE', '/appmesh/app/greeter')).status).to.equal(200);
-    await eventually(async () => ((await pidsRunning(['sleep', '4301'])).length === 0 ? true : undefined));
+    await eventually('greeter gone', async () => (await pidsRunning(['sleep', '4301'])).length === 0);
     expect((await call(agent, 'GET', '/appmesh/app/greeter')).status).to.equal(404);
   });
 

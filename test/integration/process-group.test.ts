@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { readProcessStartTime, reapLeftovers } from '../../src/process/index.js';
-import { TestApps, isAlive, liveGroupMembers, waitFor } from '../fixtures/process.js';
+import { TestApps, isAlive, liveGroupMembers } from '../fixtures/process.js';
+import { eventually } from '../fixtures/eventually.js';
 
 describe('AppProcess process groups (real processes)', function () {
   this.timeout(30_000);
@@ -13,8 +14,8 @@ describe('AppProcess process groups (real processes)', function () {
   it("ends a shell app's background children on stop", async function () {
     const app = apps.create({ name: 'forker', shell: true, command: 'sleep 300 & sleep 300 & wait' });
     app.start();
-    const pid = await waitFor('a pid', () => app.status().pid);
-    const members = await waitFor('sh and both sleeps', () => {
+    const pid = await eventually('a pid', () => app.status().pid);
+    const members = await eventually('sh and both sleeps', () => {
       const live = liveGroupMembers(pid);
       return live.length >= 3 ? live : undefined;
     });
@@ -31,8 +32,8 @@ describe('AppProcess process groups (real processes)', function () {
       stop_timeout_seconds: 0.3,
     });
     app.start();
-    const pid = await waitFor('a pid', () => app.status().pid);
-    const members = await waitFor('sh and sleep', () => {
+    const pid = await eventually('a pid', () => app.status().pid);
+    const members = await eventually('sh and sleep', () => {
       const live = liveGroupMembers(pid);
       return live.length >= 2 ? live : undefined;
     });
@@ -54,8 +55,8 @@ describe('AppProcess process groups (real processes)', function () {
     };
     const app = apps.create({ name: 'recorded', command: 'sleep 300' }, { recorder });
     app.start();
-    const pid = await waitFor('a pid', () => app.status().pid);
-    await waitFor('the start record', () => calls.length === 1);
+    const pid = await eventually('a pid', () => app.status().pid);
+    await eventually('the start record', () => calls.length === 1);
     const startTime = await readProcessStartTime(pid);
     await app.stop();
     expect(calls).to.deep.equal([`start recorded ${pid} ${startTime}`, `exit recorded ${pid}`]);
@@ -80,7 +81,7 @@ describe('reapLeftovers (real processes)', function () {
   it('terminates a matching leftover group and leaves a reused pid alone', async function () {
     const stale = leftover('sleep 300 & wait');
     const other = leftover('sleep 300');
-    await waitFor('the leftover to have its child', () => liveGroupMembers(stale).length >= 2);
+    await eventually('the leftover to have its child', () => liveGroupMembers(stale).length >= 2);
     const staleMembers = liveGroupMembers(stale);
     const staleStart = await readProcessStartTime(stale);
     const otherStart = await readProcessStartTime(other);
@@ -104,7 +105,7 @@ describe('reapLeftovers (real processes)', function () {
 
   it('kills a leftover that ignores SIGTERM after the grace period', async function () {
     const stubborn = leftover('trap "" TERM; sleep 300 & wait');
-    await waitFor('the leftover to have its child', () => liveGroupMembers(stubborn).length >= 2);
+    await eventually('the leftover to have its child', () => liveGroupMembers(stubborn).length >= 2);
     const startTime = await readProcessStartTime(stubborn);
     if (startTime === undefined) throw new Error('test process vanished');
     const results = await reapLeftovers([{ app: 'stubborn', pid: stubborn, startTime }], 300);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { OutputFile } from '../../src/process/output-file.js';
 import { silentLogger } from '../../src/runtime/logger.js';
-import { TestApps, waitFor } from '../fixtures/process.js';
+import { TestApps } from '../fixtures/process.js';
+import { eventually } from '../fixtures/eventually.js';
 
 describe('app output file', function () {
   this.timeout(30_000);
@@ -27,7 +28,7 @@ describe('app output file', function () {
       { outputDir },
     );
     app.start();
-    await waitFor('standby', () => app.status().state === 'standby');
+    await eventually('standby', () => app.status().state === 'standby');
     await app.stop();
     const text = await readFile(join(outputDir, 'writer.out'), 'utf8');
     expect(text.split('\n').sort()).to.deep.equal(['', 'err', 'out']);

@@ -2,7 +2,8 @@
 // limit, and a changed spec restarting the process.
 import { expect } from 'chai';
 import { exponentialBackoff } from '../../src/core/backoff.js';
-import { TestApps, delay, recordStatuses, waitFor } from '../fixtures/process.js';
+import { TestApps, delay, recordStatuses } from '../fixtures/process.js';
+import { eventually } from '../fixtures/eventually.js';
 
 const quickBackoff = () => exponentialBackoff({ initialMs: 100, maxMs: 2_000, jitter: 0 });
 
@@ -18,7 +19,7 @@ describe('AppProcess exit handling (real processes)', function () {
     );
     const statuses = recordStatuses(app);
     app.start();
-    await waitFor('a fourth start', () => app.status().starts >= 4);
+    await eventually('a fourth start', () => app.status().starts >= 4);
     const backoffs = statuses.filter((s) => s.state === 'backoff');
     const planned = backoffs
       .slice(0, 3)
@@ -37,11 +38,11 @@ describe('AppProcess exit handling (real processes)', function () {
   it('keeps a standby app down until it is restarted', async function () {
     const app = apps.create({ name: 'once', command: 'sh -c "exit 0"', behavior: { exit: 'standby' } });
     app.start();
-    await waitFor('standby', () => app.status().state === 'standby');
+    await eventually('standby', () => app.status().state === 'standby');
     await delay(500);
     expect(app.status()).to.include({ state: 'standby', starts: 1, return_code: 0 });
     await app.restart();
-    await waitFor('a second run', () => app.status().starts === 2 && app.status().state === 'standby');
+    await eventually('a second run', () => app.status().starts === 2 && app.status().state === 'standby');
   });
 
   it('applies the per-exit-code action: exit 0 stays down, exit 1 restarts', async function () {
@@ -56,7 +57,7 @@ describe('AppProcess exit handling (real processes)', function () {
     );
     clean.start();
     failing.start();
-    await waitFor('the failing app to restart', () => failing.status().starts >= 2);
+    await eventually('the failing app to restart', () => failing.status().starts >= 2);
     await delay(300);
     expect(clean.status()).to.include({ state: 'standby', starts: 1 });
   });
@@ -65,7 +66,7 @@ describe('AppProcess exit handling (real processes)', function () {
     const app = apps.create({ name: 'oneshot', command: 'true', behavior: { exit: 'remove' } });
     const statuses = recordStatuses(app);
     app.start();
-    await waitFor('removed', () => app.status().state === 'removed');
+    await eventually('removed', () => app.status().state === 'removed');
     await app.stop();
     expect(statuses.at(-1)?.state).to.equal('removed');
   });
@@ -77,14 +78,14 @@ describe('AppProcess exit handling (real processes)', function () {
       behavior: { exit: 'standby' },
     });
     app.start();
-    await waitFor('failed', () => app.status().state === 'failed');
+    await eventually('failed', () => app.status().state === 'failed');
     expect(app.status().last_error).to.match(/no-such-program-xyz was not found/);
   });
 
   it('refuses a shell command line without shell: true', async function () {
     const app = apps.create({ name: 'piped', command: 'echo hi | cat' });
     app.start();
-    await waitFor('failed', () => app.status().state === 'failed');
+    await eventually('failed', () => app.status().state === 'failed');
     expect(app.status()).to.include({ starts: 0 });
     expect(app.status().last_error).to.match(/set shell: true/);
   });
@@ -96,28 +97,28 @@ describe('AppProcess exit handling (real processes)', function () {
       { restartBackoff: quickBackoff(), resourceSampleMs: 100 },
     );
     app.start();
-    await waitFor('a restart after exceeding the memory limit', () => app.status().starts >= 2);
+    await eventually('a restart after exceeding the memory limit', () => app.status().starts >= 2);
     expect(app.status().last_error).to.match(/above resource_limit\.memory_mb 100/);
   });
 
   it('restarts the process with the new command when the spec changes, not when only the description does', async function () {
     const app = apps.create({ name: 'changing', command: 'sh -c "echo first; sleep 300"' });
     app.start();
-    await waitFor('first output', () => app.output().lines.includes('first'));
+    await eventually('first output', () => app.output().lines.includes('first'));
     await app.update({ ...app.spec, description: 'only words changed' });
     expect(app.status().starts).to.equal(1);
     await app.update({ ...app.spec, command: 'sh -c "echo second; sleep 300"' });
-    await waitFor('second output', () => app.output().lines.includes('second'));
+    await eventually('second output', () => app.output().lines.includes('second'));
     expect(app.status()).to.include({ starts: 2, state: 'running' });
   });
 
   it('stops on disable and starts again on enable', async function () {
     const app = apps.create({ name: 'toggled', command: 'sleep 300' });
     app.start();
-    await waitFor('running', () => app.status().state === 'running');
+    await eventually('running', () => app.status().state === 'running');
     await app.disable();
     expect(app.status()).to.include({ state: 'disabled', pid: undefined });
     await app.enable();
-    await waitFor('running again', () => app.status().state === 'running' && app.status().starts === 2);
+    await eventually('running again', () => app.status().state === 'running' && app.status().starts === 2);
   });
 });

@@ -1,6 +1,7 @@
 // Running apps with real processes: output capture, health checks, periodic starts and time windows.
 import { expect } from 'chai';
-import { TestApps, delay, recordStatuses, waitFor } from '../fixtures/process.js';
+import { TestApps, delay, recordStatuses } from '../fixtures/process.js';
+import { eventually } from '../fixtures/eventually.js';
 
 describe('AppProcess output, health and schedule (real processes)', function () {
   this.timeout(30_000);
@@ -16,7 +17,7 @@ describe('AppProcess output, health and schedule (real processes)', function () 
       behavior: { exit: 'standby' },
     });
     app.start();
-    await waitFor('standby', () => app.status().state === 'standby');
+    await eventually('standby', () => app.status().state === 'standby');
     const all = app.output();
     expect(all.lines).to.deep.equal([...Array.from({ length: 9 }, (_v, i) => `line ${41 + i}`), 'oops']);
     expect(all).to.include({ nextOffset: 51, truncated: true });
@@ -27,7 +28,7 @@ describe('AppProcess output, health and schedule (real processes)', function () 
     const app = apps.create({ name: 'plain', command: 'sleep 300' });
     expect(app.healthy()).to.equal(false);
     app.start();
-    await waitFor('healthy', () => app.healthy());
+    await eventually('healthy', () => app.healthy());
     expect(app.status().health).to.equal('healthy');
   });
 
@@ -41,12 +42,12 @@ describe('AppProcess output, health and schedule (real processes)', function () 
     });
     const statuses = recordStatuses(app);
     app.start();
-    await waitFor('unhealthy', () => statuses.some((s) => s.health === 'unhealthy'));
+    await eventually('unhealthy', () => statuses.some((s) => s.health === 'unhealthy'));
     expect(app.healthy()).to.equal(false);
     await app.update({ ...app.spec, health_check_cmd: 'true' });
-    await waitFor('healthy', () => app.healthy());
+    await eventually('healthy', () => app.healthy());
     await app.update({ ...app.spec, health_check_cmd: 'sleep 30' });
-    await waitFor('unhealthy after the check timed out', () => !app.healthy(), 5_000);
+    await eventually('unhealthy after the check timed out', () => !app.healthy(), 5_000);
     expect(app.status().starts).to.equal(1);
   });
 
@@ -54,7 +55,7 @@ describe('AppProcess output, health and schedule (real processes)', function () 
     const app = apps.create({ name: 'ticker', command: 'echo tick', start_interval_seconds: 2 });
     const statuses = recordStatuses(app);
     app.start();
-    await waitFor('two runs', () => app.status().starts >= 2, 10_000);
+    await eventually('two runs', () => app.status().starts >= 2, 10_000);
     const firstTwo = [...new Set(statuses.map((s) => s.last_start_time))].filter((t) => t !== undefined);
     const gap = Date.parse(firstTwo[1] ?? '') - Date.parse(firstTwo[0] ?? '');
     expect(gap).to.be.within(1_900, 2_500);
@@ -68,15 +69,15 @@ describe('AppProcess output, health and schedule (real processes)', function () 
     app.start();
     await delay(1_300);
     expect(app.status()).to.include({ starts: 1, state: 'running' });
-    await waitFor('the next tick after the run', () => app.status().starts === 2, 5_000);
+    await eventually('the next tick after the run', () => app.status().starts === 2, 5_000);
   });
 
   it('stops the app when its window closes and waits for nothing after end_time', async function () {
     const end = new Date(Date.now() + 1_000).toISOString();
     const app = apps.create({ name: 'windowed', command: 'sleep 300', end_time: end });
     app.start();
-    await waitFor('running', () => app.status().state === 'running');
-    await waitFor('stopped at end_time', () => app.status().state === 'waiting', 5_000);
+    await eventually('running', () => app.status().state === 'running');
+    await eventually('stopped at end_time', () => app.status().state === 'waiting', 5_000);
     expect(app.status()).to.include({ pid: undefined, next_start_time: undefined });
   });
 
@@ -88,6 +89,6 @@ describe('AppProcess output, health and schedule (real processes)', function () 
       state: 'waiting',
       next_start_time: new Date(Date.parse(start)).toISOString(),
     });
-    await waitFor('running after start_time', () => app.status().state === 'running', 5_000);
+    await eventually('running after start_time', () => app.status().state === 'running', 5_000);
   });
 });
