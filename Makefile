@@ -5,7 +5,7 @@ MOCHA := node_modules/.bin/mocha --reporter ./hack/mocha-summary-reporter.cjs
 # Runs hack/install-consul.sh in the recipe's shell, so a missing Consul fails the target.
 WITH_CONSUL := consul_bin=$$(hack/install-consul.sh) && CONSUL_BIN=$$consul_bin
 
-.PHONY: help install build lint typecheck test test-unit test-integration test-e2e consul run dev-consul bench clean
+.PHONY: help install build lint typecheck test test-unit test-integration test-e2e consul run run-standalone dev-consul bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-18s %s\n", $$1, $$2 }'
@@ -45,8 +45,11 @@ test-e2e: build ## several agents against a real Consul
 consul: ## ensure a Consul binary (prints its path)
 	@hack/install-consul.sh
 
-run: build ## run the stand-alone agent on 127.0.0.1:6060 (data in .appmesh/)
-	node dist/src/cli/main.js agent --data-dir .appmesh --log-format text
+run: build ## a dev Consul and three agents (n1..n3) in cluster mode on 127.0.0.1 (data in .appmesh/)
+	$(WITH_CONSUL) hack/dev-cluster.sh
+
+run-standalone: build ## one stand-alone agent on 127.0.0.1:6060 (no Consul)
+	node dist/src/cli/main.js agent --data-dir .appmesh/standalone --log-format text
 
 dev-consul: build ## start a dev Consul on 127.0.0.1:8500 and watch the appmesh prefix
 	$(WITH_CONSUL) hack/dev-consul.sh

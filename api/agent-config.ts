@@ -10,6 +10,44 @@ export type LogLevel = t.TypeOf<typeof LogLevel>;
 export const LogFormat = t.keyof({ json: null, text: null, auto: null }, 'LogFormat');
 export type LogFormat = t.TypeOf<typeof LogFormat>;
 
+/** Seconds as a number, or a Go-style duration string such as "30s", "1m30s", "500ms". */
+export const DurationSetting = t.union([t.number, t.string], 'Duration');
+
+export const ConsulTlsSettings = strictObject(
+  'ConsulTls',
+  {},
+  { caFile: t.string, certFile: t.string, keyFile: t.string, serverName: t.string, verify: t.boolean },
+);
+
+/** Cluster mode: present = the agent joins the cluster through this Consul. */
+export const ConsulSettings = strictObject(
+  'ConsulSettings',
+  {},
+  {
+    /** The local Consul agent, e.g. http://127.0.0.1:8500 (default $CONSUL_HTTP_ADDR or 127.0.0.1:8500). */
+    url: t.string,
+    token: t.string,
+    tokenFile: t.string,
+    tls: ConsulTlsSettings,
+    /** KV prefix (default "appmesh"). */
+    prefix: t.string,
+    sessionTTL: DurationSetting,
+    lockDelay: DurationSetting,
+    livenessCheckInterval: DurationSetting,
+    isMainNode: t.boolean,
+    isWorkerNode: t.boolean,
+    /** The URL other parties reach this agent at (default http://<listen>). */
+    advertiseUrl: t.string,
+  },
+);
+export type ConsulSettings = t.TypeOf<typeof ConsulSettings>;
+
+export const NodeSettings = strictObject(
+  'NodeSettings',
+  {},
+  { name: t.string, labels: t.record(t.string, t.string) },
+);
+
 export const AgentConfigFile = strictObject(
   'AgentConfig',
   {},
@@ -27,6 +65,8 @@ export const AgentConfigFile = strictObject(
     maxBodyBytes: NonNegativeInt,
     /** How long shutdown waits for in-flight work (default 15). */
     shutdownTimeoutSeconds: NonNegativeInt,
+    consul: ConsulSettings,
+    node: NodeSettings,
   },
 );
 export type AgentConfigFile = t.TypeOf<typeof AgentConfigFile>;

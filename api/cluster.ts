@@ -1,9 +1,16 @@
 // The cluster resources stored in Consul KV (App Mesh's Consul-mode layout): tasks, node reports,
 // the leader record and per-node topology. See ARCHITECTURE.md for who writes which key.
 import * as t from 'io-ts';
+import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
+import { decodeAppSpec, type AppSpec } from './app.js';
+import { DecodeError, describeValue, reportErrors } from './decode.js';
 import { NodeName, NonNegativeInt, Port, TaskName } from './names.js';
+import { strictObject } from './strict.js';
 
-/** The app a task runs. The full App spec lands with the supervisor; these are the fields scheduling needs. */
+/**
+ * The fields of a task's app that scheduling needs, for callers that only peek at a task; the
+ * controllers decode the full App spec with `decodeClusterTask`.
+ */
 export const TaskContent = t.intersection([
   t.type({ command: t.string }),
   t.partial({ name: t.string, shell: t.boolean, description: t.string }),
@@ -19,6 +26,97 @@ export const ClusterTask = t.intersection(
   'ClusterTask',
 );
 export type ClusterTask = t.TypeOf<typeof ClusterTask>;
+
+/** A decoded `appmesh/cluster/tasks/<task>`: the placement fields and the full App spec it runs. */
+export interface ClusterTaskSpec {
+  readonly replication: number;
+  readonly port?: Port;
+  readonly memoryMB?: number;
+  readonly condition?: Readonly<Record<string, string>>;
+  /** Its `name` is the task's name. */
+  readonly content: AppSpec;
+}
+
+export interface DecodedClusterTask {
+  readonly task: ClusterTaskSpec;
+  /** One line per accepted but ignored App Mesh field, e.g. `<subject>: content.docker_image: ...`. */
+  readonly warnings: readonly string[];
+}
+
+/** Any object; its fields are checked by decodeAppSpec. Named for the error line users read. */
+const AppContent = new t.Type<Record<string, unknown>>(
+  'an App spec object',
+  t.UnknownRecord.is,
+  (u, context) => (t.UnknownRecord.is(u) ? t.success(u) : t.failure(u, context)),
+  t.identity,
+);
+
+/** The top level of a ClusterTask: unknown fields are errors; `content` is checked by decodeAppSpec. */
+const ClusterTaskFields = strictObject(
+  'ClusterTask',
+  { replication: NonNegativeInt, content: AppContent },
+  { port: Port, memoryMB: NonNegativeInt, condition: t.record(t.string, t.string) },
+);
+
+/**
+ * Decodes App Mesh's ClusterTask JSON. `content` is an App spec whose name is `taskName` (a different
+ * `content.name` is an error); its problems are reported under `content.`. Every problem is reported
+ * at once, each as `<subject>: <path>: <what is wrong>`.
+ */
+export function decodeClusterTask(
+  value: unknown,
+  taskName: string,
+  subject: string,
+): Either<DecodeError, DecodedClusterTask> {
+  const fields = ClusterTaskFields.decode(value);
+  const problems = isLeft(fields) ? reportErrors(fields.left) : [];
+  const content = t.UnknownRecord.is(value) ? value['content'] : undefined;
+  // Without an object there is no App spec to check; the top-level problems already say so.
+  if (!AppContent.is(content)) return left(new DecodeError(subject, problems));
+  const givenName = content['name'];
+  if (givenName !== undefined && givenName !== taskName) {
+    problems.push(
+      `content.name: expected ${JSON.stringify(taskName)} (the task's name) or nothing, got ${describeValue(givenName)}`,
+    );
+  }
+  const app = decodeAppSpec({ ...content, name: taskName }, subject);
+  if (isLeft(app)) {
+    problems.push(
+      ...app.left.problems.map(
+        (problem) => `content${problem.startsWith('(root)') ? problem.slice(6) : `.${problem}`}`,
+      ),
+    );
+  }
+  if (isLeft(fields) || isLeft(app) || problems.length > 0) return left(new DecodeError(subject, problems));
+  const { port, memoryMB, condition, replication } = fields.right;
+  const task: ClusterTaskSpec = {
+    replication,
+    content: app.right.spec,
+    ...(port !== undefined ? { port } : {}),
+    ...(memoryMB !== undefined ? { memoryMB } : {}),
+    ...(condition !== undefined ? { condition } : {}),
+  };
+  // decodeAppSpec words its warnings `<subject>: <path>: ...`; the path lies under `content`.
+  const warnings = app.right.warnings.map((line) =>
+    line.startsWith(`${subject}: `) ? `${subject}: content.${line.slice(subject.length + 2)}` : line,
+  );
+  return right({ task, warnings });
+}
+
+/** Like decodeClusterTask, from a KV value's text; bad JSON is reported like any other problem. */
+export function decodeClusterTaskJson(
+  text: string | null,
+  taskName: string,
+  subject: string,
+): Either<DecodeError, DecodedClusterTask> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text ?? '');
+  } catch (err) {
+    return left(new DecodeError(subject, [`(root): not valid JSON (${(err as Error).message})`]));
+  }
+  return decodeClusterTask(parsed, taskName, subject);
+}
 
 /** `appmesh/cluster/leader`, acquired with the leader's session. */
 export const LeaderRecord = t.type({ node: NodeName, since: t.string }, 'LeaderRecord');
@@ -41,16 +139,20 @@ export type NodeResource = t.TypeOf<typeof NodeResource>;
  * `appmesh/cluster/nodes/<node>`, acquired with the node's session, so it vanishes when the node dies.
  * Extra fields (as App Mesh writes them) are tolerated; `apps` is a summary the scheduler does not interpret.
  */
-export const NodeReport = t.type(
-  {
-    /** The agent's advertised URL. */
-    appmesh: t.string,
-    label: t.record(t.string, t.string),
-    leader: t.boolean,
-    resource: NodeResource,
-    apps: t.record(t.string, t.unknown),
-    version: t.string,
-  },
+export const NodeReport = t.intersection(
+  [
+    t.type({
+      /** The agent's advertised URL. */
+      appmesh: t.string,
+      label: t.record(t.string, t.string),
+      leader: t.boolean,
+      resource: NodeResource,
+      apps: t.record(t.string, t.unknown),
+      version: t.string,
+    }),
+    /** `worker: false` keeps the scheduler from placing replicas on the node; absent means a worker. */
+    t.partial({ worker: t.boolean }),
+  ],
   'NodeReport',
 );
 export type NodeReport = t.TypeOf<typeof NodeReport>;

@@ -1,15 +1,23 @@
 // The composition root of the agent: wires the stores, the controllers and the HTTP surface together
 // and hands their lifecycles to the Manager. Stand-alone mode: local apps only, managed over REST.
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BehaviorSubject, map, type Subscription } from 'rxjs';
+import { BehaviorSubject, combineLatest, of, type Subscription } from 'rxjs';
+import type { AppSpec } from '../../api/app.js';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { AppSupervisor, type AppOwner, type DesiredApps } from '../../controllers/app-supervisor.js';
+import {
+  AppSupervisor,
+  type AppOwner,
+  type DesiredApp,
+  type DesiredApps,
+} from '../../controllers/app-supervisor.js';
 import { Controller } from '../runtime/controller.js';
 import { createLogger, type Logger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
 import { createMetricsRegistry } from '../runtime/metrics.js';
 import { RuntimeMetrics } from '../runtime/runtime-metrics.js';
+import { ClusterMode } from './cluster-mode.js';
 import type { AgentConfig } from './config.js';
 import { HttpServer, type Route } from './http-server.js';
 import { LocalAppStore } from './local-apps.js';
@@ -28,6 +36,29 @@ const APP_STATES = [
   'removed',
 ];
 const OWNERS: readonly AppOwner[] = ['local', 'cluster'];
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/**
+ * Local apps win a name clash: a cluster task never silently replaces an operator's app. The clash is
+ * reported through `onConflict` (once per change of the clashing set).
+ */
+export function mergeDesiredApps(
+  local: ReadonlyMap<string, AppSpec>,
+  cluster: ReadonlyMap<string, AppSpec>,
+  onConflict: (names: string[]) => void,
+): DesiredApps {
+  const merged = new Map<string, DesiredApp>();
+  for (const [name, spec] of local) merged.set(name, { spec, owner: 'local' });
+  const clashes: string[] = [];
+  for (const [name, spec] of cluster) {
+    if (merged.has(name)) clashes.push(name);
+    else merged.set(name, { spec, owner: 'cluster' });
+  }
+  if (clashes.length > 0) onConflict(clashes);
+  return merged;
+}
 
 export class Agent {
   private constructor(
@@ -38,6 +69,7 @@ export class Agent {
     readonly http: HttpServer,
     private readonly subscriptions: Subscription[],
     private readonly store: LocalAppStore,
+    readonly cluster: ClusterMode | undefined,
   ) {}
 
   /** Builds the agent; nothing runs until start(). Leftovers of a previous run are reaped here, first. */
@@ -54,14 +86,35 @@ export class Agent {
     const store = await LocalAppStore.open(config.dataDir, logger.child({ component: 'local-apps' }));
 
     const desired = new BehaviorSubject<DesiredApps>(new Map());
+    const listenHost =
+      config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
+    const cluster = config.cluster
+      ? new ClusterMode({
+          config: config.cluster,
+          dataDir: config.dataDir,
+          healthUrl: `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${config.listenPort}/healthz`,
+          version: VERSION,
+          registry,
+          metrics: runtimeMetrics,
+          logger,
+          appSummary: () =>
+            Object.fromEntries([...desired.value].map(([name, app]) => [name, { owner: app.owner }])),
+          appChanges: desired,
+        })
+      : undefined;
+    let reportedClash = '';
+    const reportClash = (names: string[]) => {
+      const key = names.join(',');
+      if (key === reportedClash) return;
+      reportedClash = key;
+      logger.error('cluster tasks placed here clash with local apps of the same name; the local apps stay', {
+        apps: names,
+      });
+    };
     const subscriptions = [
-      store.apps
-        .pipe(
-          map(
-            (apps): DesiredApps => new Map([...apps].map(([name, spec]) => [name, { spec, owner: 'local' }])),
-          ),
-        )
-        .subscribe(desired),
+      combineLatest([store.apps, cluster?.apps ?? of(new Map<string, AppSpec>())]).subscribe(
+        ([local, placed]) => desired.next(mergeDesiredApps(local, placed, reportClash)),
+      ),
     ];
 
     const restarts = new Counter({
@@ -143,11 +196,10 @@ export class Agent {
       maxBodyBytes: config.maxBodyBytes,
       logger,
     });
-    manager
-      .addRunnable(http)
-      .addController(controller)
-      .onRelease(() => supervisor.stopAll());
-    return new Agent(config, logger, registry, manager, http, subscriptions, store);
+    manager.addRunnable(http).addController(controller);
+    cluster?.register(manager); // its release hook (destroy the session) runs before the apps stop
+    manager.onRelease(() => supervisor.stopAll());
+    return new Agent(config, logger, registry, manager, http, subscriptions, store, cluster);
   }
 
   /** The base URL the API answers on. */
@@ -165,5 +217,6 @@ export class Agent {
     await this.manager.stop();
     for (const s of this.subscriptions) s.unsubscribe();
     this.store.close();
+    await this.cluster?.close();
   }
 }

@@ -1,12 +1,35 @@
 // Resolves the agent's settings: the config file, then APPMESH_* variables, then flags; each layer
 // decoded at the edge so a bad value names where it came from. Defaults are filled in here, once.
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { parse as parseYaml } from 'yaml';
-import { AgentConfigFile, type LogFormat, type LogLevel } from '../../api/agent-config.js';
+import {
+  AgentConfigFile,
+  type ConsulSettings,
+  type LogFormat,
+  type LogLevel,
+} from '../../api/agent-config.js';
 import { decode, DecodeError } from '../../api/decode.js';
+import { NodeName } from '../../api/names.js';
+import { consulOptionsFromEnv, type ConsulConnectionOptions } from '../consul/options.js';
+import { parseGoDurationSeconds } from '../consul/session.js';
+
+/** Cluster mode settings, resolved; absent in stand-alone mode. */
+export interface ClusterConfig {
+  readonly consul: ConsulConnectionOptions;
+  readonly prefix: string;
+  readonly sessionTtlSeconds: number;
+  readonly lockDelaySeconds: number;
+  /** 0 = no liveness check: only the session TTL (and serfHealth) detect a dead agent. */
+  readonly livenessIntervalSeconds: number;
+  readonly isMain: boolean;
+  readonly isWorker: boolean;
+  readonly advertiseUrl: string;
+  readonly nodeName: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
 
 export interface AgentConfig {
   readonly listenHost: string;
@@ -18,6 +41,7 @@ export interface AgentConfig {
   readonly apiToken: string | undefined;
   readonly maxBodyBytes: number;
   readonly shutdownTimeoutMs: number;
+  readonly cluster: ClusterConfig | undefined;
 }
 
 /** Flags as the CLI parsed them (strings; decoded here like every other layer). */
@@ -28,6 +52,13 @@ export interface AgentFlags {
   readonly logLevel?: string;
   readonly logFormat?: string;
   readonly apiTokenFile?: string;
+  readonly consulAddr?: string;
+  readonly nodeName?: string;
+  /** `key=value`, repeatable. */
+  readonly label?: readonly string[];
+  readonly main?: boolean;
+  readonly worker?: boolean;
+  readonly sessionTtl?: string;
 }
 
 const ENV_KEYS: Record<string, keyof AgentConfigFile> = {
@@ -39,6 +70,14 @@ const ENV_KEYS: Record<string, keyof AgentConfigFile> = {
   APPMESH_API_TOKEN_FILE: 'apiTokenFile',
   APPMESH_MAX_BODY_BYTES: 'maxBodyBytes',
   APPMESH_SHUTDOWN_TIMEOUT_SECONDS: 'shutdownTimeoutSeconds',
+};
+/** Cluster settings from the environment, besides Consul's own CONSUL_* variables. */
+const ENV_CONSUL_KEYS: Record<string, keyof ConsulSettings> = {
+  APPMESH_CONSUL_ADDR: 'url',
+  APPMESH_CONSUL_PREFIX: 'prefix',
+  APPMESH_SESSION_TTL: 'sessionTTL',
+  APPMESH_ADVERTISE_URL: 'advertiseUrl',
+  APPMESH_LIVENESS_CHECK_INTERVAL: 'livenessCheckInterval',
 };
 const NUMERIC = new Set<keyof AgentConfigFile>(['maxBodyBytes', 'shutdownTimeoutSeconds']);
 
@@ -90,6 +129,13 @@ function envLayer(env: NodeJS.ProcessEnv): AgentConfigFile {
     if (value === undefined || value === '') continue;
     raw[key] = NUMERIC.has(key) && /^\d+$/.test(value) ? Number(value) : value;
   }
+  const consul: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV_CONSUL_KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') consul[key] = value;
+  }
+  if (Object.keys(consul).length > 0) raw['consul'] = consul;
+  if (env['APPMESH_NODE_NAME']) raw['node'] = { name: env['APPMESH_NODE_NAME'] };
   return decodeLayer(raw, 'environment (APPMESH_*)');
 }
 
@@ -100,7 +146,86 @@ function flagLayer(flags: AgentFlags): AgentConfigFile {
   if (flags.logLevel !== undefined) raw['logLevel'] = flags.logLevel;
   if (flags.logFormat !== undefined) raw['logFormat'] = flags.logFormat;
   if (flags.apiTokenFile !== undefined) raw['apiTokenFile'] = flags.apiTokenFile;
+  const consul: Record<string, unknown> = {};
+  if (flags.consulAddr !== undefined) consul['url'] = flags.consulAddr;
+  if (flags.main !== undefined) consul['isMainNode'] = flags.main;
+  if (flags.worker !== undefined) consul['isWorkerNode'] = flags.worker;
+  if (flags.sessionTtl !== undefined) consul['sessionTTL'] = flags.sessionTtl;
+  if (Object.keys(consul).length > 0) raw['consul'] = consul;
+  const node: Record<string, unknown> = {};
+  if (flags.nodeName !== undefined) node['name'] = flags.nodeName;
+  if (flags.label !== undefined && flags.label.length > 0) node['labels'] = parseLabels(flags.label);
+  if (Object.keys(node).length > 0) raw['node'] = node;
   return decodeLayer(raw, 'flags');
+}
+
+function parseLabels(pairs: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`--label: expected key=value, got ${JSON.stringify(pair)}`);
+    labels[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return labels;
+}
+
+function seconds(value: number | string | undefined, fallback: number, field: string): number {
+  if (value === undefined) return fallback;
+  const parsed = typeof value === 'number' ? value : parseGoDurationSeconds(value.trim());
+  if (parsed === undefined || !Number.isFinite(parsed) || parsed < 0) {
+    throw new Error(
+      `consul.${field}: expected seconds or a duration like "30s", got ${JSON.stringify(value)}`,
+    );
+  }
+  return parsed;
+}
+
+async function resolveCluster(
+  merged: AgentConfigFile,
+  env: NodeJS.ProcessEnv,
+  listen: { host: string; port: number },
+): Promise<ClusterConfig | undefined> {
+  const settings = merged.consul;
+  if (settings === undefined) return undefined;
+  let token = settings.token;
+  if (settings.tokenFile !== undefined) {
+    try {
+      token = (await readFile(settings.tokenFile, 'utf8')).trim();
+    } catch (err) {
+      throw new Error(`consul.tokenFile ${settings.tokenFile} could not be read: ${(err as Error).message}`);
+    }
+  }
+  const consul = consulOptionsFromEnv(env, {
+    ...(settings.url !== undefined ? { address: settings.url } : {}),
+    ...(token !== undefined && token !== '' ? { token } : {}),
+    ...(settings.tls !== undefined ? { tls: settings.tls } : {}),
+  });
+  const nodeName = merged.node?.name ?? hostname().split('.')[0] ?? 'localhost';
+  if (!NodeName.is(nodeName)) {
+    throw new Error(
+      `node.name: ${JSON.stringify(nodeName)} must match ^[A-Za-z0-9_.-]{1,128}$ (set --node-name)`,
+    );
+  }
+  const sessionTtlSeconds = seconds(settings.sessionTTL, 30, 'sessionTTL');
+  if (sessionTtlSeconds < 10 || sessionTtlSeconds > 86_400) {
+    throw new Error(`consul.sessionTTL: Consul accepts 10s..86400s, got ${sessionTtlSeconds}s`);
+  }
+  const advertiseHost =
+    isLoopback(listen.host) || listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
+  return {
+    consul,
+    prefix: (settings.prefix ?? 'appmesh').replace(/\/+$/, ''),
+    sessionTtlSeconds,
+    lockDelaySeconds: seconds(settings.lockDelay, 0, 'lockDelay'),
+    livenessIntervalSeconds: seconds(settings.livenessCheckInterval, 1, 'livenessCheckInterval'),
+    isMain: settings.isMainNode ?? true,
+    isWorker: settings.isWorkerNode ?? true,
+    advertiseUrl:
+      settings.advertiseUrl ??
+      `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${listen.port}`,
+    nodeName,
+    labels: merged.node?.labels ?? {},
+  };
 }
 
 export async function loadAgentConfig(
@@ -108,7 +233,22 @@ export async function loadAgentConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<AgentConfig> {
   const file = flags.config ? await readConfigFile(flags.config) : {};
-  const merged: AgentConfigFile = { ...file, ...envLayer(env), ...flagLayer(flags) };
+  const fromEnv = envLayer(env);
+  const fromFlags = flagLayer(flags);
+  // Nested sections merge field by field, so a flag overrides one Consul setting, not the whole block.
+  const mergeSection = <K extends 'consul' | 'node'>(key: K) => {
+    const parts = [file[key], fromEnv[key], fromFlags[key]].filter((p) => p !== undefined);
+    return parts.length === 0
+      ? {}
+      : { [key]: Object.assign({}, ...parts) as NonNullable<AgentConfigFile[K]> };
+  };
+  const merged: AgentConfigFile = {
+    ...file,
+    ...fromEnv,
+    ...fromFlags,
+    ...mergeSection('consul'),
+    ...mergeSection('node'),
+  };
   const { host, port } = parseListen(merged.listen ?? '127.0.0.1:6060');
 
   let apiToken = merged.apiToken;
@@ -134,5 +274,6 @@ export async function loadAgentConfig(
     apiToken,
     maxBodyBytes: merged.maxBodyBytes ?? 1024 * 1024,
     shutdownTimeoutMs: (merged.shutdownTimeoutSeconds ?? 15) * 1000,
+    cluster: await resolveCluster(merged, env, { host, port }),
   };
 }

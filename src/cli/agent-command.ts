@@ -7,7 +7,12 @@ export async function agentCommand(flags: AgentFlags): Promise<void> {
   const config = await loadAgentConfig(flags);
   const agent = await Agent.create(config);
   await agent.start();
-  agent.logger.info('agent started', { mode: 'stand-alone', url: agent.url, dataDir: config.dataDir });
+  agent.logger.info('agent started', {
+    mode: config.cluster ? 'cluster' : 'stand-alone',
+    url: agent.url,
+    dataDir: config.dataDir,
+    ...(config.cluster ? { node: config.cluster.nodeName, consul: agent.cluster?.consul.address } : {}),
+  });
   await agent.manager.stopOnSignals();
   await agent.stop();
   agent.logger.info('agent stopped');

@@ -17,6 +17,10 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
   version: string;
 };
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 const program = new Command('appmesh')
   .description('Consul-native cluster application controller')
   .version(pkg.version)
@@ -39,6 +43,14 @@ program
   .option('--log-level <level>', 'error | warn | info | debug')
   .option('--log-format <format>', 'json | text | auto')
   .option('--api-token-file <file>', 'file holding the API token required for changes')
+  .option('--consul-addr <address>', 'join the cluster through this Consul agent (cluster mode)')
+  .option('--node-name <name>', 'node name in the cluster (default: the host name)')
+  .option('--label <key=value>', 'node label for task conditions (repeatable)', collect, [])
+  .option('--main', 'may become the leader and schedule (default)')
+  .option('--no-main', 'never lead')
+  .option('--worker', 'runs tasks placed on it (default)')
+  .option('--no-worker', 'never runs cluster tasks')
+  .option('--session-ttl <duration>', 'Consul session TTL, e.g. 30s (backstop for failure detection)')
   .action((flags: Parameters<typeof agentCommand>[0]) => agentCommand(flags));
 
 agentOptions(

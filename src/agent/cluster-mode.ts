@@ -1,0 +1,143 @@
+// Cluster mode wiring: the Consul client, this agent's session, node report, election, the leader-only
+// scheduler and the topology applier, handed to the Manager. Agents only ever talk to Consul.
+import { Counter, type Registry } from 'prom-client';
+import { BehaviorSubject, of, type Observable } from 'rxjs';
+import type { AppSpec } from '../../api/app.js';
+import { LeaderElector } from '../../controllers/leader-elector.js';
+import { NodeReporter, type NodeReporterState } from '../../controllers/node-reporter.js';
+import { createScheduler } from '../../controllers/scheduler/scheduler.js';
+import { SessionManager } from '../../controllers/session-manager.js';
+import { TopologyApplier } from '../../controllers/topology-applier.js';
+import { Consul } from '../consul/consul.js';
+import { ConsulMetrics } from '../consul/metrics.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Manager } from '../runtime/manager.js';
+import type { RuntimeMetrics } from '../runtime/runtime-metrics.js';
+import type { ClusterConfig } from './config.js';
+import { hostLabels, hostResources } from './host-facts.js';
+
+export interface ClusterModeDeps {
+  readonly config: ClusterConfig;
+  readonly dataDir: string;
+  /** The agent's own /healthz as the local Consul agent reaches it. */
+  readonly healthUrl: string;
+  readonly version: string;
+  readonly registry: Registry;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: Logger;
+  /** Summary of the local apps for the node report (name -> owner). */
+  readonly appSummary: () => Record<string, unknown>;
+  /** Emits when the summary may have changed. */
+  readonly appChanges: Observable<unknown>;
+}
+
+export class ClusterMode {
+  readonly consul: Consul;
+  readonly sessions: SessionManager;
+  readonly reporter: NodeReporter;
+  readonly elector: LeaderElector | undefined;
+  readonly applier: TopologyApplier | undefined;
+  readonly leadership: Observable<boolean>;
+  readonly #reporterState = new BehaviorSubject<NodeReporterState>('waiting');
+
+  constructor(private readonly deps: ClusterModeDeps) {
+    const { config, logger, registry } = deps;
+    this.consul = Consul.connect(config.consul, { metrics: new ConsulMetrics(registry) });
+    const recreations = new Counter({
+      name: 'appmesh_session_recreations_total',
+      help: 'Consul sessions created to replace a lost one.',
+      registers: [registry],
+    });
+    this.sessions = new SessionManager({
+      consul: this.consul,
+      node: config.nodeName,
+      prefix: config.prefix,
+      ttlSeconds: config.sessionTtlSeconds,
+      lockDelaySeconds: config.lockDelaySeconds,
+      ...(config.livenessIntervalSeconds > 0
+        ? { healthUrl: deps.healthUrl, livenessIntervalSeconds: config.livenessIntervalSeconds }
+        : {}),
+      dataDir: deps.dataDir,
+      logger: logger.child({ component: 'session' }),
+      onRecreated: () => recreations.inc(),
+    });
+    this.elector = config.isMain
+      ? new LeaderElector({
+          consul: this.consul,
+          prefix: config.prefix,
+          node: config.nodeName,
+          sessions: this.sessions.sessions,
+          logger: logger.child({ component: 'leader-elector' }),
+        })
+      : undefined;
+    this.leadership = this.elector?.leadership ?? of(false);
+    this.reporter = new NodeReporter({
+      consul: this.consul,
+      prefix: config.prefix,
+      node: config.nodeName,
+      sessions: this.sessions.sessions,
+      leadership: this.leadership,
+      report: () => ({
+        appmesh: config.advertiseUrl,
+        label: { ...hostLabels(), ...config.labels, HOST_NAME: config.nodeName },
+        resource: hostResources(),
+        apps: deps.appSummary(),
+        version: deps.version,
+        worker: config.isWorker,
+      }),
+      changes: deps.appChanges,
+      logger: logger.child({ component: 'node-reporter' }),
+    });
+    this.applier = config.isWorker
+      ? new TopologyApplier({
+          consul: this.consul,
+          prefix: config.prefix,
+          node: config.nodeName,
+          logger: logger.child({ component: 'topology-applier' }),
+        })
+      : undefined;
+  }
+
+  /** Cluster-owned apps for this node (empty on a non-worker). */
+  get apps(): Observable<ReadonlyMap<string, AppSpec>> {
+    return this.applier?.apps ?? of(new Map<string, AppSpec>());
+  }
+
+  /** Ready = a session exists and the node key is ours (not held by another agent of the same name). */
+  ready(): boolean {
+    return this.sessions.current !== undefined && this.#reporterState.value === 'ok';
+  }
+
+  /** Adds every part to the manager in start order; the session goes first at shutdown so tasks move at once. */
+  register(manager: Manager): void {
+    const { config, logger, metrics } = this.deps;
+    this.reporter.state.subscribe(this.#reporterState);
+    manager.addRunnable(this.sessions).addRunnable(this.reporter);
+    if (this.elector) manager.addRunnable(this.elector);
+    if (this.applier) manager.addRunnable(this.applier);
+    if (this.elector) {
+      const elector = this.elector;
+      manager.addController(
+        createScheduler({
+          consul: this.consul,
+          prefix: config.prefix,
+          leaderSession: () => elector.leaderSession(),
+          metrics,
+          registry: this.deps.registry,
+          logger: logger.child({ component: 'scheduler' }),
+        }),
+        { leaderOnly: true },
+      );
+    }
+    manager.setLeadership(this.leadership);
+    // Destroying the session first deletes the node key, so the leader moves this node's tasks while
+    // its apps are still stopping, rather than after.
+    manager.onRelease(() => this.sessions.stop());
+  }
+
+  /** Closes the Consul connection pool (after the manager stopped everything). */
+  async close(): Promise<void> {
+    this.#reporterState.complete();
+    await this.consul.close();
+  }
+}
