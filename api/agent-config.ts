@@ -36,8 +36,12 @@ export const ConsulSettings = strictObject(
     livenessCheckInterval: DurationSetting,
     isMainNode: t.boolean,
     isWorkerNode: t.boolean,
-    /** The URL other parties reach this agent at (default http://<listen>). */
+    /** The URL other parties reach this agent at (default http://<listen>); its host is the services' address. */
     advertiseUrl: t.string,
+    /** Ports for tasks with `dynamicPort: true`, as "from-to" (default "20000-32000"). */
+    dynamicPortRange: t.string,
+    /** How often the agent's Consul services are checked against its apps (default 30s, at most 30s). */
+    serviceResyncInterval: DurationSetting,
   },
 );
 export type ConsulSettings = t.TypeOf<typeof ConsulSettings>;

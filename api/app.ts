@@ -30,6 +30,9 @@ export const appDefaults = {
   stopTimeoutSeconds: 10,
   healthCheckIntervalSeconds: 10,
   healthCheckTimeoutSeconds: 5,
+  serviceCheckIntervalSeconds: 10,
+  serviceCheckTimeoutSeconds: 5,
+  serviceDeregisterCriticalAfterSeconds: 60,
 } as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -175,6 +178,30 @@ const ResourceLimit = strictObject('ResourceLimit', {}, { memory_mb: PositiveNum
 );
 const Behavior = strictObject('Behavior', {}, { exit: ExitAction, control: t.record(t.string, ExitAction) });
 
+// A DNS label, so `<name>.service.consul` resolves; Consul itself would accept more.
+const ServiceName = checked('a DNS label (letters, digits and "-", at most 63)', isString, (s) =>
+  /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(s),
+);
+export const ServiceCheckKind = t.keyof({ http: null, tcp: null }, 'ServiceCheckKind');
+export type ServiceCheckKind = t.TypeOf<typeof ServiceCheckKind>;
+/**
+ * How an app with a port appears in Consul (cluster mode): its service name (default the app's name),
+ * extra tags, and its check: `http` asks the agent's /appmesh/app/<name>/health (the default), `tcp`
+ * connects to the port. Durations are seconds or ISO-8601, like the other durations of the spec.
+ */
+const ServiceSettings = strictObject(
+  'ServiceSettings',
+  {},
+  {
+    name: ServiceName,
+    tags: t.array(NonEmptyString),
+    check: ServiceCheckKind,
+    interval: Duration,
+    timeout: Duration,
+    deregister_critical_after: Duration,
+  },
+);
+
 const requiredFields = { name: AppName, command: NonEmptyString };
 const optionalFields = {
   shell: t.boolean,
@@ -199,6 +226,7 @@ const optionalFields = {
   stop_timeout_seconds: NonNegativeNumber,
   health_check_interval_seconds: PositiveNumber,
   health_check_timeout_seconds: PositiveNumber,
+  service: ServiceSettings,
 };
 
 /**
@@ -304,6 +332,16 @@ function crossFieldProblems(spec: AppSpec): Problem[] {
       value: daily.daily_end,
       message: `${expected('a time other than daily_start', daily.daily_end)} (the daily window would be empty)`,
     });
+  }
+  for (const field of ['interval', 'timeout'] as const) {
+    const value = spec.service?.[field];
+    if (value !== undefined && !((durationSeconds(value) ?? 0) > 0)) {
+      problems.push({
+        path: ['service', field],
+        value,
+        message: expected('a duration > 0 (Consul cannot run a check every 0 s)', value),
+      });
+    }
   }
   for (const code of Object.keys(spec.behavior?.control ?? {})) {
     if (!/^\d{1,3}$/.test(code) || Number(code) > 255) {

@@ -14,10 +14,12 @@ import type { AppSpec } from '../api/app.js';
 import { decodeClusterTaskJson, NodeTopology, type ClusterTaskSpec } from '../api/cluster.js';
 import type { KvEntry } from '../api/consul.js';
 import { decodeJson } from '../api/decode.js';
+import { Port } from '../api/names.js';
 import type { Consul } from '../src/consul/consul.js';
 import { watchKey, watchPrefix, type WatchOptions } from '../src/consul/watch.js';
 import type { Logger } from '../src/runtime/logger.js';
 import type { Runnable } from '../src/runtime/manager.js';
+import { DynamicPortAllocator } from './service-registrar/dynamic-ports.js';
 
 export interface TopologyApplierOptions {
   readonly consul: Consul;
@@ -25,6 +27,8 @@ export interface TopologyApplierOptions {
   readonly node: string;
   readonly logger: Logger;
   readonly watchOptions?: WatchOptions;
+  /** Ports for tasks with `dynamicPort: true` (default: 20000-32000, checked against listening sockets). */
+  readonly dynamicPorts?: DynamicPortAllocator;
 }
 
 export class TopologyApplier implements Runnable {
@@ -45,11 +49,13 @@ export class TopologyApplier implements Runnable {
   readonly #lastValid = new Map<string, ClusterTaskSpec>();
   /** Problems already logged, by subject, so each is logged once per change. */
   readonly #logged = new Map<string, string>();
+  readonly #dynamicPorts: DynamicPortAllocator;
   #subscription: Subscription | undefined;
 
   constructor(options: TopologyApplierOptions) {
     this.#options = options;
     this.#log = options.logger;
+    this.#dynamicPorts = options.dynamicPorts ?? new DynamicPortAllocator();
     this.#topologyKey = `${options.prefix}/cluster/topology/${options.node}`;
     this.#tasksPrefix = `${options.prefix}/cluster/tasks/`;
     this.apps = this.#apps.pipe(distinctUntilChanged<ReadonlyMap<string, AppSpec>>(isDeepStrictEqual));
@@ -86,6 +92,7 @@ export class TopologyApplier implements Runnable {
       const spec = this.#resolve(task, taskEntries.get(this.#tasksPrefix + task));
       if (spec) apps.set(task, this.#appOf(task, spec));
     }
+    this.#dynamicPorts.keepOnly(new Set(apps.keys()));
     // Forget tasks that are neither placed here nor stored, so the memory does not grow for ever.
     for (const task of this.#lastValid.keys()) {
       if (!apps.has(task) && !taskEntries.has(this.#tasksPrefix + task)) this.#lastValid.delete(task);
@@ -130,7 +137,9 @@ export class TopologyApplier implements Runnable {
     return last;
   }
 
-  #appOf(task: string, { content, port }: ClusterTaskSpec): AppSpec {
+  #appOf(task: string, spec: ClusterTaskSpec): AppSpec {
+    const { content } = spec;
+    const port = spec.dynamicPort === true ? this.#dynamicPortOf(task) : spec.port;
     return {
       ...content, // its name is already the task's (decodeClusterTask)
       env: {
@@ -141,6 +150,23 @@ export class TopologyApplier implements Runnable {
       },
       ...(port !== undefined ? { port } : {}),
     };
+  }
+
+  /** The task's port from this node's range, held while it is placed here. */
+  #dynamicPortOf(task: string): Port | undefined {
+    const port = this.#dynamicPorts.portFor(task);
+    if (port === undefined || !Port.is(port)) {
+      this.#logOnce(
+        `port:${task}`,
+        'no free port left in the dynamic port range; running the task without one',
+        {
+          task,
+        },
+      );
+      return undefined;
+    }
+    this.#logged.delete(`port:${task}`);
+    return port;
   }
 
   #logOnce(subject: string, message: string, fields: Record<string, unknown>): void {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BehaviorSubject, combineLatest, of, type Subscription } from 'rxjs';
+import { BehaviorSubject, combineLatest, merge, of, Subject, type Subscription } from 'rxjs';
 import type { AppSpec } from '../../api/app.js';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
@@ -39,6 +39,22 @@ const OWNERS: readonly AppOwner[] = ['local', 'cluster'];
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+
+/** The node report's `apps`: each app's owner, state and health (what `appmesh get` shows per node). */
+export function appSummary(
+  desired: DesiredApps,
+  status: (name: string) => { readonly state: string; readonly health: string } | undefined,
+): Record<string, { owner: AppOwner; state: string; health: string }> {
+  return Object.fromEntries(
+    [...desired].map(([name, app]) => {
+      const current = status(name);
+      return [
+        name,
+        { owner: app.owner, state: current?.state ?? 'pending', health: current?.health ?? 'unknown' },
+      ];
+    }),
+  );
+}
 
 /**
  * Local apps win a name clash: a cluster task never silently replaces an operator's app. The clash is
@@ -86,20 +102,27 @@ export class Agent {
     const store = await LocalAppStore.open(config.dataDir, logger.child({ component: 'local-apps' }));
 
     const desired = new BehaviorSubject<DesiredApps>(new Map());
+    // The supervisor is built after the cluster parts that report on it; its changes are relayed here.
+    const supervisorChanges = new Subject<string>();
     const listenHost =
       config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
-    const cluster = config.cluster
+    const apiUrl = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${config.listenPort}`;
+    const cluster: ClusterMode | undefined = config.cluster
       ? new ClusterMode({
           config: config.cluster,
           dataDir: config.dataDir,
-          healthUrl: `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${config.listenPort}/healthz`,
+          healthUrl: `${apiUrl}/healthz`,
+          apiUrl,
+          desiredApps: desired,
+          currentApps: () => desired.value,
+          appState: (name) => supervisor.status(name)?.state,
+          appStatusChanges: supervisorChanges,
           version: VERSION,
           registry,
           metrics: runtimeMetrics,
           logger,
-          appSummary: () =>
-            Object.fromEntries([...desired.value].map(([name, app]) => [name, { owner: app.owner }])),
-          appChanges: desired,
+          appSummary: () => appSummary(desired.value, (name) => supervisor.status(name)),
+          appChanges: merge(desired, supervisorChanges),
         })
       : undefined;
     let reportedClash = '';
@@ -129,6 +152,11 @@ export class Agent {
         logger: logger.child({ app: name }),
         recorder: ledger,
         outputDir: join(config.dataDir, 'output'),
+        // Read at each launch, never put in the spec: a changing peer list must not restart the app.
+        launchEnv: (): Record<string, string> =>
+          cluster !== undefined && desired.value.get(name)?.owner === 'cluster'
+            ? { APPMESH_PEERS: (cluster.peers.peers(name) ?? []).join(',') }
+            : {},
       }),
       onRemoved: (name, owner) => {
         if (owner === 'local') {
@@ -155,6 +183,8 @@ export class Agent {
         for (const row of supervisor.counts()) this.set({ state: row.state, owner: row.owner }, row.count);
       },
     });
+
+    subscriptions.push(supervisor.changes.subscribe(supervisorChanges));
 
     const controller = new Controller<string>({
       name: 'app-supervisor',
@@ -191,7 +221,15 @@ export class Agent {
     const http = new HttpServer({
       host: config.listenHost,
       port: config.listenPort,
-      routes: [...operational, ...restApiRoutes({ store, supervisor, desired: () => desired.value })],
+      routes: [
+        ...operational,
+        ...restApiRoutes({
+          store,
+          supervisor,
+          desired: () => desired.value,
+          ...(cluster !== undefined ? { peers: (name: string) => cluster.peers.peers(name) } : {}),
+        }),
+      ],
       apiToken: config.apiToken,
       maxBodyBytes: config.maxBodyBytes,
       logger,

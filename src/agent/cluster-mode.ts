@@ -1,15 +1,25 @@
 // Cluster mode wiring: the Consul client, this agent's session, node report, election, the leader-only
-// scheduler and the topology applier, handed to the Manager. Agents only ever talk to Consul.
-import { Counter, type Registry } from 'prom-client';
+// scheduler, the topology applier and the service registrar (with its peer directory), handed to the
+// Manager. Agents only ever talk to Consul.
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { BehaviorSubject, of, type Observable } from 'rxjs';
 import type { AppSpec } from '../../api/app.js';
 import { LeaderElector } from '../../controllers/leader-elector.js';
 import { NodeReporter, type NodeReporterState } from '../../controllers/node-reporter.js';
+import type { DesiredApps } from '../../controllers/app-supervisor.js';
 import { createScheduler } from '../../controllers/scheduler/scheduler.js';
+import { DynamicPortAllocator } from '../../controllers/service-registrar/dynamic-ports.js';
+import { PeerDirectory } from '../../controllers/service-registrar/peers.js';
+import {
+  createServiceRegistrarController,
+  ServiceRegistrar,
+} from '../../controllers/service-registrar/registrar.js';
 import { SessionManager } from '../../controllers/session-manager.js';
 import { TopologyApplier } from '../../controllers/topology-applier.js';
 import { Consul } from '../consul/consul.js';
 import { ConsulMetrics } from '../consul/metrics.js';
+import type { AppState } from '../process/index.js';
+import type { Controller } from '../runtime/controller.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Manager } from '../runtime/manager.js';
 import type { RuntimeMetrics } from '../runtime/runtime-metrics.js';
@@ -29,6 +39,15 @@ export interface ClusterModeDeps {
   readonly appSummary: () => Record<string, unknown>;
   /** Emits when the summary may have changed. */
   readonly appChanges: Observable<unknown>;
+  /** The agent's REST API base URL as the local Consul agent reaches it (services' HTTP checks). */
+  readonly apiUrl: string;
+  /** Every desired local app (stand-alone store and cluster-owned), latest first on subscribe. */
+  readonly desiredApps: Observable<DesiredApps>;
+  readonly currentApps: () => DesiredApps;
+  /** The supervisor's state of an app; undefined when it has no process for it. */
+  readonly appState: (name: string) => AppState | undefined;
+  /** The name of an app whose status changed. */
+  readonly appStatusChanges: Observable<string>;
 }
 
 export class ClusterMode {
@@ -38,6 +57,9 @@ export class ClusterMode {
   readonly elector: LeaderElector | undefined;
   readonly applier: TopologyApplier | undefined;
   readonly leadership: Observable<boolean>;
+  readonly registrar: ServiceRegistrar;
+  readonly peers: PeerDirectory;
+  readonly #registrarController: Controller<string>;
   readonly #reporterState = new BehaviorSubject<NodeReporterState>('waiting');
 
   constructor(private readonly deps: ClusterModeDeps) {
@@ -94,8 +116,41 @@ export class ClusterMode {
           prefix: config.prefix,
           node: config.nodeName,
           logger: logger.child({ component: 'topology-applier' }),
+          dynamicPorts: new DynamicPortAllocator(config.dynamicPortRange),
         })
       : undefined;
+    this.registrar = new ServiceRegistrar({
+      consul: this.consul,
+      node: config.nodeName,
+      address: new URL(config.advertiseUrl).hostname.replace(/^\[(.*)\]$/, '$1'),
+      agentUrl: deps.apiUrl,
+      desired: deps.currentApps,
+      state: deps.appState,
+      resyncMs: config.serviceResyncMs,
+      logger: logger.child({ component: 'service-registrar' }),
+    });
+    this.#registrarController = createServiceRegistrarController({
+      registrar: this.registrar,
+      desiredApps: deps.desiredApps,
+      statusChanges: deps.appStatusChanges,
+      logger,
+      metrics: deps.metrics,
+    });
+    const registrar = this.registrar;
+    new Gauge({
+      name: 'appmesh_services_registered',
+      help: 'Consul services this agent has registered for its apps.',
+      registers: [registry],
+      collect() {
+        this.set(registrar.registeredCount);
+      },
+    });
+    this.peers = new PeerDirectory({
+      consul: this.consul,
+      node: config.nodeName,
+      desiredApps: deps.desiredApps,
+      logger: logger.child({ component: 'peer-directory' }),
+    });
   }
 
   /** Cluster-owned apps for this node (empty on a non-worker). */
@@ -115,6 +170,7 @@ export class ClusterMode {
     manager.addRunnable(this.sessions).addRunnable(this.reporter);
     if (this.elector) manager.addRunnable(this.elector);
     if (this.applier) manager.addRunnable(this.applier);
+    manager.addRunnable(this.peers).addController(this.#registrarController);
     if (this.elector) {
       const elector = this.elector;
       manager.addController(
@@ -133,6 +189,9 @@ export class ClusterMode {
     // Destroying the session first deletes the node key, so the leader moves this node's tasks while
     // its apps are still stopping, rather than after.
     manager.onRelease(() => this.sessions.stop());
+    // The registrar's controller has stopped by now, so nothing registers again behind this; the apps
+    // stop after it (the agent's own release hook), so no service outlives its process.
+    manager.onRelease(() => this.registrar.deregisterAll());
   }
 
   /** Closes the Consul connection pool (after the manager stopped everything). */

@@ -29,6 +29,10 @@ export interface ClusterConfig {
   readonly advertiseUrl: string;
   readonly nodeName: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Ports for tasks with `dynamicPort: true`. */
+  readonly dynamicPortRange: { readonly from: number; readonly to: number };
+  /** How often the ServiceRegistrar compares the local Consul agent's services with the apps. */
+  readonly serviceResyncMs: number;
 }
 
 export interface AgentConfig {
@@ -78,6 +82,8 @@ const ENV_CONSUL_KEYS: Record<string, keyof ConsulSettings> = {
   APPMESH_SESSION_TTL: 'sessionTTL',
   APPMESH_ADVERTISE_URL: 'advertiseUrl',
   APPMESH_LIVENESS_CHECK_INTERVAL: 'livenessCheckInterval',
+  APPMESH_DYNAMIC_PORT_RANGE: 'dynamicPortRange',
+  APPMESH_SERVICE_RESYNC_INTERVAL: 'serviceResyncInterval',
 };
 const NUMERIC = new Set<keyof AgentConfigFile>(['maxBodyBytes', 'shutdownTimeoutSeconds']);
 
@@ -169,6 +175,19 @@ function parseLabels(pairs: readonly string[]): Record<string, string> {
   return labels;
 }
 
+/** "from-to" -> the range; both ends included, 1 <= from <= to <= 65535. */
+export function parsePortRange(text: string): { from: number; to: number } {
+  const match = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(text);
+  const from = Number(match?.[1]);
+  const to = Number(match?.[2]);
+  if (!match || from < 1 || to > 65535 || from > to) {
+    throw new Error(
+      `consul.dynamicPortRange: expected "from-to" with 1 <= from <= to <= 65535 (e.g. "20000-32000"), got ${JSON.stringify(text)}`,
+    );
+  }
+  return { from, to };
+}
+
 function seconds(value: number | string | undefined, fallback: number, field: string): number {
   if (value === undefined) return fallback;
   const parsed = typeof value === 'number' ? value : parseGoDurationSeconds(value.trim());
@@ -210,6 +229,12 @@ async function resolveCluster(
   if (sessionTtlSeconds < 10 || sessionTtlSeconds > 86_400) {
     throw new Error(`consul.sessionTTL: Consul accepts 10s..86400s, got ${sessionTtlSeconds}s`);
   }
+  const serviceResyncSeconds = seconds(settings.serviceResyncInterval, 30, 'serviceResyncInterval');
+  if (serviceResyncSeconds <= 0 || serviceResyncSeconds > 30) {
+    throw new Error(
+      `consul.serviceResyncInterval: expected more than 0s and at most 30s (leftover services must go soon), got ${serviceResyncSeconds}s`,
+    );
+  }
   const advertiseHost =
     isLoopback(listen.host) || listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
   return {
@@ -225,6 +250,8 @@ async function resolveCluster(
       `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${listen.port}`,
     nodeName,
     labels: merged.node?.labels ?? {},
+    dynamicPortRange: parsePortRange(settings.dynamicPortRange ?? '20000-32000'),
+    serviceResyncMs: serviceResyncSeconds * 1000,
   };
 }
 

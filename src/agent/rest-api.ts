@@ -1,5 +1,6 @@
 // The REST API over local apps (App Mesh paths): list, get, put, delete, enable/disable/restart,
-// output and health. Bodies are decoded with the App codec; mistakes answer 4xx with the field paths.
+// output, health and (cluster mode) peers. Bodies are decoded with the App codec; mistakes answer 4xx
+// with the field paths.
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { decodeAppSpec, type AppSpec } from '../../api/app.js';
 import type { AppSupervisor, DesiredApps } from '../../controllers/app-supervisor.js';
@@ -11,6 +12,8 @@ export interface RestApiDeps {
   readonly supervisor: AppSupervisor;
   /** Every desired app on this host with its owner (local store and cluster). */
   readonly desired: () => DesiredApps;
+  /** Cluster mode: the other passing instances of an app's service; undefined for an app without one. */
+  readonly peers?: (name: string) => string[] | undefined;
 }
 
 export function restApiRoutes(deps: RestApiDeps): Route[] {
@@ -145,7 +148,24 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
       handle: ({ params }) => {
         const healthy = supervisor.healthy(params['name'] ?? '');
         if (healthy === undefined) throw new HttpError(404, `no app named ${params['name']}`);
+        // Consul checks read this: the body must only change when the health does (a changed check
+        // output is a catalog write that wakes every watcher of the service).
         return healthy ? { status: 200, body: 'healthy\n' } : { status: 503, body: 'unhealthy\n' };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/appmesh/app/:name/peers',
+      mutation: false,
+      handle: ({ params }) => {
+        const name = params['name'] ?? '';
+        if (deps.peers === undefined) {
+          throw new HttpError(404, 'peers are known in cluster mode only; configure consul to use them');
+        }
+        if (deps.desired().get(name) === undefined) throw new HttpError(404, `no app named ${name}`);
+        const peers = deps.peers(name);
+        if (peers === undefined) throw new HttpError(404, `app ${name} has no port, so it has no peers`);
+        return { status: 200, body: peers };
       },
     },
   ];

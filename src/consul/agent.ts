@@ -13,6 +13,8 @@ export interface ServiceCheck {
   readonly name: string;
   /** An HTTP check: Consul GETs this URL every `interval`. */
   readonly http?: string;
+  /** A TCP check: Consul connects to this `host:port` every `interval`. */
+  readonly tcp?: string;
   /** A TTL check: we report pass/warn/fail before `ttl` runs out. */
   readonly ttl?: string;
   readonly interval?: string;
@@ -38,6 +40,7 @@ function checkToWire(check: ServiceCheck): Record<string, unknown> {
     CheckID: check.id,
     Name: check.name,
     ...(check.http !== undefined ? { HTTP: check.http } : {}),
+    ...(check.tcp !== undefined ? { TCP: check.tcp } : {}),
     ...(check.ttl !== undefined ? { TTL: check.ttl } : {}),
     ...(check.interval !== undefined ? { Interval: check.interval } : {}),
     ...(check.timeout !== undefined ? { Timeout: check.timeout } : {}),

@@ -33,6 +33,11 @@ export interface AppProcessDeps {
   readonly restartBackoff?: Backoff;
   /** How often the group's memory and CPU are sampled; default 1000. */
   readonly resourceSampleMs?: number;
+  /**
+   * Variables read at each launch and added to the spec's env (e.g. APPMESH_PEERS). They live outside
+   * the spec on purpose: a value that changes while the app runs must not restart it.
+   */
+  readonly launchEnv?: () => Readonly<Record<string, string>>;
 }
 
 /** Timers are re-armed at least this often: setTimeout cannot wait longer than ~24.8 days. */
@@ -73,6 +78,7 @@ export class AppProcess {
   readonly #output: OutputBuffer;
   readonly #file: OutputFile | undefined;
   readonly #recorder: ProcessRecorder | undefined;
+  readonly #launchEnv: (() => Readonly<Record<string, string>>) | undefined;
   readonly #background = new Set<Promise<unknown>>();
   #spec: AppSpec;
 
@@ -111,6 +117,7 @@ export class AppProcess {
     this.#backoff = deps.restartBackoff ?? defaultRestartBackoff();
     this.#sampleMs = deps.resourceSampleMs ?? 1000;
     this.#recorder = deps.recorder;
+    this.#launchEnv = deps.launchEnv;
     this.#enabled = (spec.status ?? appDefaults.status) !== 0;
     this.#state = this.#enabled ? 'waiting' : 'disabled';
     this.#output = new OutputBuffer(...this.#bufferLimits(spec));
@@ -362,7 +369,7 @@ export class AppProcess {
     return new ChildRun({
       commandLine,
       cwd: spec.working_dir,
-      env: spec.env,
+      env: this.#launchEnv === undefined ? spec.env : { ...this.#launchEnv(), ...spec.env },
       graceMs: (spec.stop_timeout_seconds ?? appDefaults.stopTimeoutSeconds) * 1000,
       clock: this.#clock,
       onLine: (line) => {
