@@ -17,11 +17,28 @@ export const TaskContent = t.intersection([
 ]);
 export type TaskContent = t.TypeOf<typeof TaskContent>;
 
+/**
+ * A task's `port`: 1..65535, or 0 for none (App Mesh's "no port"), which with `dynamicPort: true` means
+ * "give each replica a free port from its node's range".
+ */
+// Named `Port` so a bad value reads as before ("expected Port, got 70000"); 0 is the one addition.
+export const TaskPort = new t.Type<Port | 0, number, unknown>(
+  'Port',
+  (u): u is Port | 0 => u === 0 || Port.is(u),
+  (u, context) => (u === 0 || Port.is(u) ? t.success(u) : t.failure(u, context)),
+  t.identity,
+);
+
 /** `appmesh/cluster/tasks/<task>`. `condition` values are exact strings, globs, or `/regex/`. */
 export const ClusterTask = t.intersection(
   [
     t.type({ replication: NonNegativeInt, content: TaskContent }),
-    t.partial({ port: Port, memoryMB: NonNegativeInt, condition: t.record(t.string, t.string) }),
+    t.partial({
+      port: TaskPort,
+      dynamicPort: t.boolean,
+      memoryMB: NonNegativeInt,
+      condition: t.record(t.string, t.string),
+    }),
   ],
   'ClusterTask',
 );
@@ -30,7 +47,10 @@ export type ClusterTask = t.TypeOf<typeof ClusterTask>;
 /** A decoded `appmesh/cluster/tasks/<task>`: the placement fields and the full App spec it runs. */
 export interface ClusterTaskSpec {
   readonly replication: number;
+  /** A fixed port; absent for none and for a dynamic port (see `dynamicPort`). */
   readonly port?: Port;
+  /** Each replica gets a free port from its node's range, stable while it runs there. */
+  readonly dynamicPort?: true;
   readonly memoryMB?: number;
   readonly condition?: Readonly<Record<string, string>>;
   /** Its `name` is the task's name. */
@@ -55,7 +75,12 @@ const AppContent = new t.Type<Record<string, unknown>>(
 const ClusterTaskFields = strictObject(
   'ClusterTask',
   { replication: NonNegativeInt, content: AppContent },
-  { port: Port, memoryMB: NonNegativeInt, condition: t.record(t.string, t.string) },
+  {
+    port: TaskPort,
+    dynamicPort: t.boolean,
+    memoryMB: NonNegativeInt,
+    condition: t.record(t.string, t.string),
+  },
 );
 
 /**
@@ -87,12 +112,19 @@ export function decodeClusterTask(
       ),
     );
   }
+  if (!isLeft(fields) && fields.right.dynamicPort === true && (fields.right.port ?? 0) !== 0) {
+    problems.push(
+      `dynamicPort: true needs port 0 or no port (the node picks it), got port ${fields.right.port}`,
+    );
+  }
   if (isLeft(fields) || isLeft(app) || problems.length > 0) return left(new DecodeError(subject, problems));
-  const { port, memoryMB, condition, replication } = fields.right;
+  const { port, dynamicPort, memoryMB, condition, replication } = fields.right;
   const task: ClusterTaskSpec = {
     replication,
     content: app.right.spec,
-    ...(port !== undefined ? { port } : {}),
+    // Port 0 is App Mesh's "no port": no PORT, no service, no conflicts.
+    ...(port !== undefined && port !== 0 ? { port } : {}),
+    ...(dynamicPort === true ? { dynamicPort } : {}),
     ...(memoryMB !== undefined ? { memoryMB } : {}),
     ...(condition !== undefined ? { condition } : {}),
   };
@@ -156,3 +188,24 @@ export const NodeReport = t.intersection(
   'NodeReport',
 );
 export type NodeReport = t.TypeOf<typeof NodeReport>;
+
+/**
+ * `cluster/status/<task>`, written by the scheduler: the placement outcome of a valid task, or why it is
+ * frozen. No timestamps, so an unchanged outcome serialises to the same value and is not rewritten.
+ */
+export const TaskStatusRecord = t.intersection(
+  [
+    t.type({
+      desired: t.number,
+      scheduled: t.number,
+      /** Sorted. */
+      nodes: t.readonlyArray(t.string),
+      unschedulable: t.number,
+      reasons: t.readonlyArray(t.string),
+    }),
+    /** Set while the task's KV value does not decode: the decode message; its placements are frozen. */
+    t.partial({ invalid: t.string }),
+  ],
+  'TaskStatusRecord',
+);
+export type TaskStatusRecord = t.TypeOf<typeof TaskStatusRecord>;

@@ -1,18 +1,10 @@
 // What the scheduler records in `cluster/status/<task>`: the placement outcome of a valid task, or why
 // a task is frozen. No timestamps, so an unchanged outcome serialises to the same value and writes nothing.
 import { isDeepStrictEqual } from 'node:util';
+import type { TaskStatusRecord } from '../../api/cluster.js';
 import type { TaskStatus, Topology } from './placement.js';
 
-export interface TaskStatusRecord {
-  readonly desired: number;
-  readonly scheduled: number;
-  /** Sorted. */
-  readonly nodes: readonly string[];
-  readonly unschedulable: number;
-  readonly reasons: readonly string[];
-  /** Set while the task's KV value does not decode: the decode message; its placements are frozen. */
-  readonly invalid?: string;
-}
+export type { TaskStatusRecord };
 
 /** The record of a valid task, from the placement result. */
 export function validTaskStatus(status: TaskStatus): TaskStatusRecord {

@@ -6,6 +6,8 @@ import { request } from 'undici';
 export interface AgentClientOptions {
   readonly agent?: string;
   readonly tokenFile?: string;
+  /** How long to wait for an answer (default 30 s). */
+  readonly timeoutMs?: number;
 }
 
 export interface AgentResponse {
@@ -19,10 +21,12 @@ export class AgentRequestError extends Error {}
 export class AgentClient {
   readonly baseUrl: string;
   readonly #token: string | undefined;
+  readonly #timeoutMs: number;
 
   constructor(options: AgentClientOptions, env: NodeJS.ProcessEnv = process.env) {
     this.baseUrl = (options.agent ?? env['APPMESH_AGENT_URL'] ?? 'http://127.0.0.1:6060').replace(/\/+$/, '');
     const tokenFile = options.tokenFile ?? env['APPMESH_API_TOKEN_FILE'];
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#token = tokenFile ? readFileSync(tokenFile, 'utf8').trim() : env['APPMESH_API_TOKEN'] || undefined;
   }
 
@@ -42,8 +46,8 @@ export class AgentClient {
         method,
         headers,
         body: body === undefined ? null : JSON.stringify(body),
-        headersTimeout: 30_000,
-        bodyTimeout: 30_000,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
       });
     } catch (err) {
       const code = (err as { code?: string }).code ?? (err as Error).message;

@@ -1,9 +1,10 @@
-// CLI verbs against one agent's REST API: apply (kind Application), get apps, delete app, restart app, logs.
+// CLI verbs against one agent's REST API for its host-local apps: get apps, delete app, restart app,
+// logs. (Applications are applied by apply-command.ts.)
 import { stringify as toYaml } from 'yaml';
 import { AgentClient, appPath, type AgentClientOptions } from './agent-client.js';
-import { loadManifests } from './manifests.js';
+import { renderTable, truncate } from './table.js';
 
-export type OutputFormat = 'table' | 'json' | 'yaml';
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
 interface AppView {
   readonly name: string;
@@ -15,25 +16,6 @@ interface AppView {
   readonly command?: string;
 }
 
-export async function applyCommand(files: readonly string[], options: AgentClientOptions): Promise<void> {
-  const manifests = await loadManifests(files);
-  const client = new AgentClient(options);
-  for (const manifest of manifests) {
-    if (manifest.kind !== 'Application') {
-      throw new Error(
-        `${manifest.kind} ${manifest.name}: cluster tasks are applied through Consul (cluster mode)`,
-      );
-    }
-  }
-  for (const manifest of manifests) {
-    if (manifest.kind !== 'Application') continue;
-    for (const warning of manifest.warnings)
-      console.error(`warning: Application ${manifest.name}: ${warning}`);
-    const response = await client.call('PUT', appPath(manifest.name), manifest.spec);
-    console.log(`application/${manifest.name} ${response.status === 201 ? 'created' : 'configured'}`);
-  }
-}
-
 export async function getAppsCommand(options: AgentClientOptions & { output: OutputFormat }): Promise<void> {
   const apps = await new AgentClient(options).json<AppView[]>('GET', '/appmesh/applications');
   console.log(formatApps(apps, options.output));
@@ -42,27 +24,18 @@ export async function getAppsCommand(options: AgentClientOptions & { output: Out
 export function formatApps(apps: readonly AppView[], format: OutputFormat): string {
   if (format === 'json') return JSON.stringify(apps, null, 2);
   if (format === 'yaml') return toYaml(apps).trimEnd();
-  const rows = [
+  return renderTable(
     ['NAME', 'OWNER', 'STATE', 'PID', 'STARTS', 'HEALTH', 'COMMAND'],
-    ...apps.map((a) => [
+    apps.map((a) => [
       a.name,
       a.owner ?? '',
       a.state ?? '',
       a.pid === undefined ? '-' : String(a.pid),
       String(a.starts ?? 0),
       a.health ?? '',
-      (a.command ?? '').length > 40 ? `${(a.command ?? '').slice(0, 37)}...` : (a.command ?? ''),
+      format === 'wide' ? (a.command ?? '') : truncate(a.command ?? '', 40),
     ]),
-  ];
-  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, col) => cell.padEnd(widths[col] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  );
 }
 
 export async function deleteAppCommand(name: string, options: AgentClientOptions): Promise<void> {
