@@ -26,26 +26,29 @@ lint: install ## eslint + prettier check
 typecheck: install ## type-check without emitting
 	node_modules/.bin/tsc -p tsconfig.json --noEmit
 
-test: lint typecheck build ## lint, typecheck, unit, integration and e2e tests
-	$(MAKE) --no-print-directory test-unit
-	$(MAKE) --no-print-directory test-integration
-	$(MAKE) --no-print-directory test-e2e
+# The suites, run on what `build` produced (built once per `make test`).
+RUN_UNIT = $(MOCHA) 'dist/test/unit/**/*.test.js'
+RUN_INTEGRATION = $(WITH_CONSUL) $(MOCHA) --timeout 60000 'dist/test/integration/**/*.test.js'
+RUN_E2E = $(WITH_CONSUL) $(MOCHA) --timeout 120000 'dist/test/e2e/**/*.test.js'
+
+test: lint build ## lint, typecheck (the build), unit, integration and e2e tests
+	$(RUN_UNIT)
+	$(RUN_INTEGRATION)
+	$(RUN_E2E)
 
 test-unit: build ## fast tests of pure logic
-	$(MOCHA) 'dist/test/unit/**/*.test.js'
+	$(RUN_UNIT)
 
 test-integration: build ## tests against a real Consul agent
-	$(WITH_CONSUL) $(MOCHA) --timeout 60000 'dist/test/integration/**/*.test.js'
+	$(RUN_INTEGRATION)
 
 test-e2e: build ## several agents against a real Consul
-	@if compgen -G 'dist/test/e2e/*.test.js' >/dev/null; then \
-	  $(WITH_CONSUL) $(MOCHA) --timeout 120000 'dist/test/e2e/**/*.test.js'; \
-	else echo "no e2e suites yet"; fi
+	$(RUN_E2E)
 
 consul: ## ensure a Consul binary (prints its path)
 	@hack/install-consul.sh
 
-run: build ## a dev Consul and three agents (n1..n3) in cluster mode on 127.0.0.1 (data in .appmesh/)
+run: build ## a dev Consul and three agents (n1..n3) on 127.0.0.1 with the examples applied (data in a temp dir)
 	$(WITH_CONSUL) hack/dev-cluster.sh
 
 run-standalone: build ## one stand-alone agent on 127.0.0.1:6060 (no Consul)

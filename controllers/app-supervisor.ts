@@ -2,6 +2,7 @@
 // store plus, in cluster mode, what the TopologyApplier places here). One AppProcess per desired app;
 // a changed spec is handed to it, a vanished app is stopped. The processes themselves handle restarts.
 import { isDeepStrictEqual } from 'node:util';
+import { Subject, type Observable } from 'rxjs';
 import type { AppSpec } from '../api/app.js';
 import { AppProcess, type AppProcessDeps, type AppStatus, type OutputChunk } from '../src/process/index.js';
 import type { Reconciler } from '../src/runtime/reconciler.js';
@@ -27,6 +28,10 @@ export interface AppSupervisorDeps {
 
 export class AppSupervisor implements Reconciler {
   readonly #processes = new Map<string, { process: AppProcess; owner: AppOwner }>();
+  readonly #changes = new Subject<string>();
+
+  /** The name of an app whenever its status changed (started, exited, health flipped, stopped). */
+  readonly changes: Observable<string> = this.#changes.asObservable();
 
   constructor(private readonly deps: AppSupervisorDeps) {}
 
@@ -37,6 +42,7 @@ export class AppSupervisor implements Reconciler {
       if (have === undefined) return;
       this.#processes.delete(name);
       await have.process.stop();
+      this.#changes.next(name);
       return;
     }
     if (have === undefined) {
@@ -58,6 +64,7 @@ export class AppSupervisor implements Reconciler {
         this.deps.onStart?.(name, starts);
       }
       if (status.state === 'removed') this.deps.onRemoved?.(name, entry.owner);
+      this.#changes.next(name);
     });
     process.start();
   }
@@ -104,5 +111,6 @@ export class AppSupervisor implements Reconciler {
     const all = [...this.#processes.values()];
     this.#processes.clear();
     await Promise.all(all.map(({ process }) => process.stop()));
+    this.#changes.complete();
   }
 }

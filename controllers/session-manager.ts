@@ -45,6 +45,8 @@ export interface SessionManagerOptions {
 }
 
 export const AGENT_SERVICE_NAME = 'appmesh-agent';
+/** The liveness check's timeout is at least this (see registerAgentService). */
+const LIVENESS_TIMEOUT_FLOOR_SECONDS = 3;
 
 /** The Consul service ID of this agent's own registration. */
 export function agentServiceId(node: string): string {
@@ -304,8 +306,19 @@ export class SessionManager implements Runnable {
           check: checkId,
         },
       );
+    } else if (this.#stale.size > 0) {
+      // Our previous incarnation (its session is recorded in our data dir) died, so its check is critical,
+      // and Consul keeps a check's status when it is registered again under the same ID: no session could
+      // be created until the next check run. Removing the old registration first lets the new one start
+      // passing, and the node key comes back at once.
+      await this.#consul.agent.deregisterService(agentServiceId(node));
     }
-    const interval = `${this.#options.livenessIntervalSeconds ?? 1}s`;
+    const intervalSeconds = this.#options.livenessIntervalSeconds ?? 1;
+    const interval = `${intervalSeconds}s`;
+    // A dead agent refuses the connection at once, so detection rides on the interval; the timeout only
+    // decides when a slow answer counts as dead. A busy host (a CPU-bound neighbour, a GC pause) must not
+    // lose its session and move every task, so allow a few seconds.
+    const timeout = `${Math.max(intervalSeconds, LIVENESS_TIMEOUT_FLOOR_SECONDS)}s`;
     await this.#consul.agent.registerService({
       id: agentServiceId(node),
       name: AGENT_SERVICE_NAME,
@@ -316,7 +329,7 @@ export class SessionManager implements Runnable {
           name: `appmesh agent ${node} liveness`,
           http: healthUrl,
           interval,
-          timeout: interval,
+          timeout,
           // A new session may name only a passing check; the first run corrects it within one interval.
           initialStatus: 'passing',
         },
