@@ -16,8 +16,10 @@ import {
 } from '../../controllers/service-registrar/registrar.js';
 import { SessionManager } from '../../controllers/session-manager.js';
 import { TopologyApplier } from '../../controllers/topology-applier.js';
+import { ConsulClient } from '../consul/client.js';
 import { Consul } from '../consul/consul.js';
 import { ConsulMetrics } from '../consul/metrics.js';
+import type { ConsulConnectionOptions } from '../consul/options.js';
 import type { AppState } from '../process/index.js';
 import type { Controller } from '../runtime/controller.js';
 import type { Logger } from '../runtime/logger.js';
@@ -48,6 +50,19 @@ export interface ClusterModeDeps {
   readonly appState: (name: string) => AppState | undefined;
   /** The name of an app whose status changed. */
   readonly appStatusChanges: Observable<string>;
+}
+
+/**
+ * Rejects (ConsulTlsError) when Consul's TLS listener and our TLS settings disagree, which no retry can
+ * fix. Anything else, Consul being down included, passes: an agent starts without Consul and retries.
+ */
+export async function checkConsulTls(options: ConsulConnectionOptions): Promise<void> {
+  const client = new ConsulClient(options);
+  try {
+    await client.checkTls();
+  } finally {
+    await client.close();
+  }
 }
 
 export class ClusterMode {

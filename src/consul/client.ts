@@ -1,11 +1,17 @@
 // The HTTP transport to one Consul agent: an undici connection pool with keep-alive, the ACL token
 // header, timeouts sized for blocking queries, typed errors and request metrics.
 import { readFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { Pool } from 'undici';
 import type * as t from 'io-ts';
 import { decodeJson } from '../../api/decode.js';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { ConsulHttpError, ConsulPermissionDeniedError, ConsulUnavailableError } from './errors.js';
+import {
+  ConsulHttpError,
+  ConsulPermissionDeniedError,
+  ConsulTlsError,
+  ConsulUnavailableError,
+} from './errors.js';
 import type { ConsulMetrics } from './metrics.js';
 import { parseConsulAddress, type ConsulConnectionOptions, type ConsulEndpoint } from './options.js';
 
@@ -34,6 +40,15 @@ export interface ConsulResponse {
   readonly body: string;
 }
 
+/** The TLS settings both undici's pool and node:tls accept. */
+interface TlsConnectOptions {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly servername?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
 /** How long a non-blocking call may take before it counts as unavailable. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Margin on top of wait * 17/16 (Consul adds up to wait/16 of jitter). */
@@ -45,6 +60,8 @@ export class ConsulClient {
   readonly #token: string | undefined;
   readonly #metrics: ConsulMetrics | undefined;
   readonly #timeoutMs: number;
+  /** What the pool's TLS connections use; undefined for http:// and unix://. */
+  readonly #tls: TlsConnectOptions | undefined;
 
   constructor(
     options: ConsulConnectionOptions,
@@ -55,17 +72,17 @@ export class ConsulClient {
     this.#metrics = deps.metrics;
     this.#timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const tls = options.tls;
-    const connect = this.endpoint.socketPath
-      ? { socketPath: this.endpoint.socketPath }
-      : this.endpoint.secure && tls
+    this.#tls =
+      this.endpoint.secure && !this.endpoint.socketPath
         ? {
-            ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
-            ...(tls.certFile ? { cert: readFileSync(tls.certFile) } : {}),
-            ...(tls.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
-            ...(tls.serverName ? { servername: tls.serverName } : {}),
-            rejectUnauthorized: tls.verify ?? true,
+            ...(tls?.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+            ...(tls?.certFile ? { cert: readFileSync(tls.certFile) } : {}),
+            ...(tls?.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
+            ...(tls?.serverName ? { servername: tls.serverName } : {}),
+            rejectUnauthorized: tls?.verify ?? true,
           }
         : undefined;
+    const connect = this.endpoint.socketPath ? { socketPath: this.endpoint.socketPath } : this.#tls;
     this.#pool = new Pool(this.endpoint.origin, {
       keepAliveTimeout: 30_000,
       ...(connect ? { connect } : {}),
@@ -118,10 +135,11 @@ export class ConsulClient {
     } catch (err) {
       observe(0);
       if (req.signal?.aborted) throw req.signal.reason ?? err;
-      throw new ConsulUnavailableError(
-        this.endpoint.display,
-        `${req.method} ${req.endpoint}`,
-        errorCode(err),
+      const code = errorCode(err);
+      const what = `${req.method} ${req.endpoint}`;
+      throw (
+        tlsError(this.endpoint.display, what, code) ??
+        new ConsulUnavailableError(this.endpoint.display, what, code)
       );
     }
     observe(status);
@@ -150,6 +168,35 @@ export class ConsulClient {
     const result = decodeJson(codec, response.body, `consul ${endpoint} response`);
     if (isLeft(result)) throw result.left;
     return result.right;
+  }
+
+  /**
+   * One TLS handshake and one request on a fresh connection, to tell a TLS misconfiguration from an
+   * outage: rejects with ConsulTlsError only for the former; resolves when Consul answers, is down or
+   * does not answer within `timeoutMs`. It bypasses the pool because undici reports a handshake the
+   * server aborted after the fact (TLS 1.3, a missing client certificate) only as "other side closed".
+   */
+  async checkTls(timeoutMs = 3_000): Promise<void> {
+    const tls = this.#tls;
+    if (tls === undefined) return;
+    const { hostname, port } = new URL(this.endpoint.origin);
+    const host = hostname.replace(/^\[(.*)\]$/, '$1');
+    const failure = await new Promise<ConsulTlsError | undefined>((resolve) => {
+      const socket = tlsConnect({ ...tls, host, port: Number(port) });
+      const finish = (result: ConsulTlsError | undefined) => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(result);
+      };
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      socket.once('secureConnect', () =>
+        socket.write(`GET /v1/status/leader HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+      );
+      socket.once('data', () => finish(undefined));
+      socket.once('error', (err) => finish(tlsError(this.endpoint.display, 'TLS handshake', errorCode(err))));
+      socket.once('close', () => finish(undefined));
+    });
+    if (failure !== undefined) throw failure;
   }
 
   /** Requests queued or running on the pool (a parked blocking query counts). */
@@ -181,6 +228,68 @@ function parseIndex(header: string | string[] | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Node's codes for a server certificate it does not trust (OpenSSL's X509 names, plus the name check). */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+]);
+/** TLS alerts a server sends when it refuses our client certificate, or the lack of one. */
+const CLIENT_CERTIFICATE_ALERTS = new Set([
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+]);
+
+/** A TLS misconfiguration behind `code`, named with what to change; undefined for anything else. */
+function tlsError(address: string, endpoint: string, code: string): ConsulTlsError | undefined {
+  if (CERTIFICATE_CODES.has(code)) {
+    return new ConsulTlsError(
+      address,
+      endpoint,
+      code,
+      'TLS certificate verification failed',
+      'check CONSUL_CACERT / consul.tls.caFile (--ca-file for the CLI)',
+    );
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new ConsulTlsError(
+      address,
+      endpoint,
+      code,
+      'the TLS certificate does not name this host',
+      'connect by a name the certificate lists, or set CONSUL_TLS_SERVER_NAME / consul.tls.serverName',
+    );
+  }
+  if (CLIENT_CERTIFICATE_ALERTS.has(code)) {
+    return new ConsulTlsError(
+      address,
+      endpoint,
+      code,
+      'the server refused the TLS handshake, as it does without a client certificate it trusts',
+      'set CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY / consul.tls.certFile and keyFile',
+    );
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+    return new ConsulTlsError(
+      address,
+      endpoint,
+      code,
+      'this port does not speak TLS',
+      "use an http:// address, or Consul's HTTPS port (ports.https)",
+    );
+  }
+  return undefined;
 }
 
 function errorCode(err: unknown): string {

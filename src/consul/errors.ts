@@ -18,6 +18,19 @@ export class ConsulUnavailableError extends ConsulError {
   }
 }
 
+/**
+ * Consul's TLS listener and our TLS settings disagree (untrusted certificate, wrong name, a client
+ * certificate it requires). A configuration problem: waiting will not fix it, so the agent refuses to
+ * start on it. A subclass of unavailable so that, met later at run time, it is retried like an outage.
+ */
+export class ConsulTlsError extends ConsulUnavailableError {
+  override name = 'ConsulTlsError';
+  constructor(address: string, endpoint: string, causeCode: string, problem: string, remedy: string) {
+    super(address, endpoint, causeCode);
+    this.message = `consul at ${address}: ${problem} (${causeCode}); ${remedy}`;
+  }
+}
+
 /** Consul answered with an unexpected HTTP status. */
 export class ConsulHttpError extends ConsulError {
   override name = 'ConsulHttpError';
