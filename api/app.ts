@@ -35,7 +35,9 @@ export const appDefaults = {
   serviceDeregisterCriticalAfterSeconds: 60,
 } as const;
 
-const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+// `.` and `..` are excluded: as a KV key segment, URL path segment or file name they mean "here" and
+// "parent", so Consul (Go's path cleaning) and URL parsers would address another key than the name says.
+const NAME_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,128}$/;
 
 interface AppNameBrand {
   readonly AppName: unique symbol;

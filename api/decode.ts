@@ -33,6 +33,14 @@ export function describeValue(value: unknown): string {
     : typeof value;
 }
 
+/**
+ * A key as shown in a path: as it is when it is short and printable, else quoted and shortened, so a
+ * user-supplied key (an unknown field, an env or label name) cannot break the one-line, bounded report.
+ */
+function pathSegment(key: string): string {
+  return /^[^\s"\\\p{C}]{1,60}$/u.test(key) ? key : describeValue(key);
+}
+
 function pathOf(context: t.Context): string {
   // The first entry is the root codec; the rest are keys. Union/intersection members repeat the
   // parent key with an index as name, so keep only entries that step into the value.
@@ -43,7 +51,7 @@ function pathOf(context: t.Context): string {
     if (entry === undefined || parent === undefined) continue;
     if (parent.type instanceof t.UnionType || parent.type instanceof t.IntersectionType) continue;
     if (entry.key === '') continue; // a codec that wraps another adds an anonymous step
-    keys.push(entry.key);
+    keys.push(pathSegment(entry.key));
   }
   return keys.length === 0 ? '(root)' : keys.join('.');
 }

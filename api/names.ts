@@ -1,7 +1,9 @@
 // Branded names: a value of these types has been checked, so an unchecked string cannot pass for one.
 import * as t from 'io-ts';
 
-const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+// `.` and `..` are excluded: as a KV key segment, URL path segment or file name they mean "here" and
+// "parent", so Consul (Go's path cleaning) and URL parsers would address another key than the name says.
+const NAME_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,128}$/;
 
 interface NodeNameBrand {
   readonly NodeName: unique symbol;

@@ -1,6 +1,7 @@
 // Object codecs that reject unknown fields instead of ignoring them, so a typo in a config file or a
 // manifest is an error naming its path rather than a setting silently not applied.
 import * as t from 'io-ts';
+import { describeValue } from './decode.js';
 
 /**
  * Like `t.intersection([t.type(required), t.partial(optional)])`, but a key outside both is reported as
@@ -18,17 +19,20 @@ export function strictObject<R extends t.Props, O extends t.Props>(
     name,
     (u): u is t.TypeOf<typeof inner> => inner.is(u),
     (u, context) => {
-      if (typeof u === 'object' && u !== null && !Array.isArray(u)) {
-        const unknownKeys = Object.keys(u).filter((key) => !known.has(key) && !allowUnknown(key));
-        if (unknownKeys.length > 0) {
-          return t.failures(
-            unknownKeys.map((key) => ({
-              value: (u as Record<string, unknown>)[key],
-              context: [...context, { key, type: t.never, actual: (u as Record<string, unknown>)[key] }],
-              message: 'unknown field',
-            })),
-          );
-        }
+      if (typeof u !== 'object' || u === null || Array.isArray(u)) {
+        // Named by `name`: io-ts would spell out every field's type, hundreds of characters long.
+        return t.failure(u, context, `expected an object (${name}), got ${describeValue(u)}`);
+      }
+      const fields = u as Record<string, unknown>;
+      const unknownKeys = Object.keys(fields).filter((key) => !known.has(key) && !allowUnknown(key));
+      if (unknownKeys.length > 0) {
+        return t.failures(
+          unknownKeys.map((key) => ({
+            value: fields[key],
+            context: [...context, { key, type: t.never, actual: fields[key] }],
+            message: 'unknown field',
+          })),
+        );
       }
       return inner.validate(u, t.appendContext(context, '', inner, u));
     },

@@ -117,14 +117,18 @@ export function schedule(input: ScheduleInput): ScheduleResult {
   keepStickyPlacements(input, state, (app) => eligibleFor.get(app));
   for (const task of active) dropSurplusReplicas(task, state);
 
-  const status = new Map<string, TaskStatus>();
   for (const task of active) {
     const nodes = eligibleFor.get(task.name) ?? eligible(task.condition);
     const missing = task.replication - state.replicasOf(task.name).size;
     for (const ledger of preferredNodes(task, nodes, missing)) {
       state.place(ledger, { app: task.name, schedule_time: input.now });
     }
-    status.set(task.name, statusOf(task, nodes, state));
+  }
+  // Reasons describe the final placements, not the moment the task's turn came, so scheduling the
+  // result again reports the same status (a status written to KV is not rewritten for nothing).
+  const status = new Map<string, TaskStatus>();
+  for (const task of active) {
+    status.set(task.name, statusOf(task, eligibleFor.get(task.name) ?? eligible(task.condition), state));
   }
 
   const topology = new Map<string, Placement[]>();
