@@ -214,8 +214,14 @@ export class Agent {
         method: 'GET',
         path: '/readyz',
         mutation: false,
+        // In cluster mode the agent is only useful once Consul lets it hold its session and node key;
+        // an agent refused by Consul (ACLs, a duplicate node name) must say so rather than look ready.
         handle: () =>
-          manager.started ? { status: 200, body: 'ready\n' } : { status: 503, body: 'starting\n' },
+          !manager.started
+            ? { status: 503, body: 'starting\n' }
+            : cluster !== undefined && !cluster.ready()
+              ? { status: 503, body: 'no consul session or node key yet; see the agent log\n' }
+              : { status: 200, body: 'ready\n' },
       },
     ];
     const http = new HttpServer({

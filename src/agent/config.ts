@@ -63,6 +63,16 @@ export interface AgentFlags {
   readonly main?: boolean;
   readonly worker?: boolean;
   readonly sessionTtl?: string;
+  readonly consulToken?: string;
+  readonly consulTokenFile?: string;
+  readonly consulPrefix?: string;
+  readonly consulTls?: {
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly serverName?: string;
+    readonly verify?: boolean;
+  };
 }
 
 const ENV_KEYS: Record<string, keyof AgentConfigFile> = {
@@ -157,6 +167,10 @@ function flagLayer(flags: AgentFlags): AgentConfigFile {
   if (flags.main !== undefined) consul['isMainNode'] = flags.main;
   if (flags.worker !== undefined) consul['isWorkerNode'] = flags.worker;
   if (flags.sessionTtl !== undefined) consul['sessionTTL'] = flags.sessionTtl;
+  if (flags.consulToken !== undefined) consul['token'] = flags.consulToken;
+  if (flags.consulTokenFile !== undefined) consul['tokenFile'] = flags.consulTokenFile;
+  if (flags.consulPrefix !== undefined) consul['prefix'] = flags.consulPrefix;
+  if (flags.consulTls !== undefined) consul['tls'] = flags.consulTls;
   if (Object.keys(consul).length > 0) raw['consul'] = consul;
   const node: Record<string, unknown> = {};
   if (flags.nodeName !== undefined) node['name'] = flags.nodeName;
@@ -222,7 +236,7 @@ async function resolveCluster(
   const nodeName = merged.node?.name ?? hostname().split('.')[0] ?? 'localhost';
   if (!NodeName.is(nodeName)) {
     throw new Error(
-      `node.name: ${JSON.stringify(nodeName)} must match ^[A-Za-z0-9_.-]{1,128}$ (set --node-name)`,
+      `node.name: ${JSON.stringify(nodeName)} must be 1-128 of A-Z a-z 0-9 _ . - and not . or .. (set --node-name)`,
     );
   }
   const sessionTtlSeconds = seconds(settings.sessionTTL, 30, 'sessionTTL');
@@ -265,9 +279,12 @@ export async function loadAgentConfig(
   // Nested sections merge field by field, so a flag overrides one Consul setting, not the whole block.
   const mergeSection = <K extends 'consul' | 'node'>(key: K) => {
     const parts = [file[key], fromEnv[key], fromFlags[key]].filter((p) => p !== undefined);
-    return parts.length === 0
-      ? {}
-      : { [key]: Object.assign({}, ...parts) as NonNullable<AgentConfigFile[K]> };
+    if (parts.length === 0) return {};
+    const section = Object.assign({}, ...parts) as Record<string, unknown>;
+    // One level deeper too: a --ca-file flag must not drop the file's client certificate settings.
+    const tlsParts = parts.map((p) => (p as { tls?: object }).tls).filter((t) => t !== undefined);
+    if (tlsParts.length > 0) section['tls'] = Object.assign({}, ...tlsParts) as object;
+    return { [key]: section as NonNullable<AgentConfigFile[K]> };
   };
   const merged: AgentConfigFile = {
     ...file,

@@ -104,8 +104,23 @@ program
     ),
   )
   .action((flags: Parameters<typeof agentCommand>[0], command: Command) => {
-    const { consulAddr } = globalsOf(command);
-    return agentCommand({ ...flags, ...(consulAddr !== undefined ? { consulAddr } : {}) });
+    // The global Consul flags apply to the agent too (over its config file and APPMESH_* variables).
+    const g = globalsOf(command);
+    const tls = {
+      ...(g.caFile !== undefined ? { caFile: g.caFile } : {}),
+      ...(g.clientCert !== undefined ? { certFile: g.clientCert } : {}),
+      ...(g.clientKey !== undefined ? { keyFile: g.clientKey } : {}),
+      ...(g.tlsServerName !== undefined ? { serverName: g.tlsServerName } : {}),
+      ...(g.tlsVerify === false ? { verify: false } : {}),
+    };
+    return agentCommand({
+      ...flags,
+      ...(g.consulAddr !== undefined ? { consulAddr: g.consulAddr } : {}),
+      ...(g.token !== undefined ? { consulToken: g.token } : {}),
+      ...(g.tokenFile !== undefined ? { consulTokenFile: g.tokenFile } : {}),
+      ...(g.prefix !== undefined ? { consulPrefix: g.prefix } : {}),
+      ...(Object.keys(tls).length > 0 ? { consulTls: tls } : {}),
+    });
   });
 
 program
