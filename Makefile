@@ -5,7 +5,7 @@ MOCHA := node_modules/.bin/mocha --reporter ./hack/mocha-summary-reporter.cjs
 # Runs hack/install-consul.sh in the recipe's shell, so a missing Consul fails the target.
 WITH_CONSUL := consul_bin=$$(hack/install-consul.sh) && CONSUL_BIN=$$consul_bin
 
-.PHONY: help install build lint typecheck test test-unit test-integration test-e2e consul run run-standalone dev-consul bench clean
+.PHONY: help install build lint typecheck test test-unit test-integration test-e2e soak consul run run-standalone dev-consul bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-18s %s\n", $$1, $$2 }'
@@ -44,6 +44,9 @@ test-integration: build ## tests against a real Consul agent
 
 test-e2e: build ## several agents against a real Consul
 	$(RUN_E2E)
+
+soak: build ## 10-minute soak test
+	$(WITH_CONSUL) APPMESH_SOAK_SECONDS=600 $(MOCHA) 'dist/test/e2e/soak.test.js'
 
 consul: ## ensure a Consul binary (prints its path)
 	@hack/install-consul.sh

@@ -7,16 +7,14 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { request } from 'undici';
-import { Consul } from '../../src/consul/consul.js';
-import type { KvEntry } from '../../api/consul.js';
-import { consulBinary, startConsul, type ConsulFixture } from '../../test/fixtures/consul.js';
+import { consulBinary } from '../../test/fixtures/consul.js';
 import {
-  makeDataDir,
+  applicationsOf,
   pidsRunning,
-  removeDataDir,
-  startAgent,
+  runningClusterCopy,
   type AgentProcess,
 } from '../../test/fixtures/agent.js';
+import { leaderOf, startCluster } from '../../test/fixtures/cluster.js';
 import { eventually } from '../../test/fixtures/eventually.js';
 
 const CONVERGENCE_TASKS = 50;
@@ -29,7 +27,8 @@ const WAIT_MS = 60_000;
 /** One poll asks all three agents (about 1 ms in total); a /proc scan takes tens of ms here. */
 const POLL_MS = 5;
 /** undici's own timers for the bench's direct HTTP calls (agents and Consul answer in ms). */
-const BOUNDED = { headersTimeout: 2_000, bodyTimeout: 2_000 } as const;
+const HTTP_TIMEOUT_MS = 2_000;
+const BOUNDED = { headersTimeout: HTTP_TIMEOUT_MS, bodyTimeout: HTTP_TIMEOUT_MS } as const;
 const TASKS = 'appmesh/cluster/tasks';
 const LEADER_KEY = 'appmesh/cluster/leader';
 const NODE_KEYS = 'appmesh/cluster/nodes/';
@@ -38,20 +37,12 @@ const NODES = {
   n1: ['--label', 'zone=east', '--label', 'tier=web-1'],
   n2: ['--label', 'zone=east', '--label', 'tier=web-2'],
   n3: ['--label', 'zone=west', '--label', 'tier=db-1'],
-} as const;
-type NodeName = keyof typeof NODES;
-const NODE_NAMES = Object.keys(NODES) as NodeName[];
-
-interface AppView {
-  readonly name: string;
-  readonly owner: string;
-  readonly state: string;
-  readonly pid?: number;
-}
+};
+const NODE_NAMES = Object.keys(NODES);
 
 /** A running copy of a task as an agent reports it, and when the report arrived. */
 interface Sighting {
-  readonly node: NodeName;
+  readonly node: string;
   readonly pid: number;
   readonly at: number;
 }
@@ -62,43 +53,17 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const ms = (value: number): string => `${Math.round(value)} ms`;
 
-function isNodeName(value: string): value is NodeName {
-  return value in NODES;
-}
-
 const startedAt = performance.now();
 const elapsed = (): number => performance.now() - startedAt;
+const cluster = await startCluster({ nodes: NODES, agentEnv: { APPMESH_LOG_LEVEL: 'warn' } });
 
 // Unique `sleep` arguments per run, so the /proc checks and the clean-up never touch another run's copies.
 const SLEEP_BASE = 90_000_000 + (process.pid % 100_000) * 100;
 let sleepsUsed = 0;
-const sleeps: number[] = [];
 function nextSleep(): number {
   const seconds = SLEEP_BASE + sleepsUsed++;
-  sleeps.push(seconds);
+  cluster.trackArgv(['sleep', String(seconds)]);
   return seconds;
-}
-
-let consul: ConsulFixture | undefined;
-let client: Consul | undefined;
-const agents = new Map<NodeName, AgentProcess>();
-const dataDirs = new Map<NodeName, string>();
-
-function consulClient(): Consul {
-  if (!client) throw new Error('the Consul client is used before Consul started');
-  return client;
-}
-
-async function launch(node: NodeName): Promise<void> {
-  if (!consul) throw new Error(`agent ${node} is launched before Consul started`);
-  const dataDir = dataDirs.get(node) ?? (await makeDataDir());
-  dataDirs.set(node, dataDir);
-  const agent = await startAgent({
-    dataDir,
-    args: ['--consul-addr', consul.address, '--node-name', node, ...NODES[node]],
-    env: { APPMESH_LOG_LEVEL: 'warn' },
-  });
-  agents.set(node, agent);
 }
 
 /**
@@ -106,18 +71,17 @@ async function launch(node: NodeName): Promise<void> {
  * A SIGTERM that does not end the agent within 30 s is followed by SIGKILL, so this is bounded too.
  */
 async function stopAgent(
-  node: NodeName,
+  node: string,
   signal: 'SIGTERM' | 'SIGKILL',
 ): Promise<{ exit: string; exitedMs: number }> {
-  const agent = agents.get(node);
+  const agent = cluster.agents.get(node);
   if (!agent) throw new Error(`agent ${node} is not running`);
-  agents.delete(node);
   const sent = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const forced = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), 30_000);
   });
-  const first = await Promise.race([agent.stop(signal), forced]);
+  const first = await Promise.race([cluster.stop(node, signal), forced]);
   clearTimeout(timer);
   const code = first === 'timeout' ? await agent.stop('SIGKILL') : first;
   const how = code === undefined ? 'was killed by the signal' : `exited ${code}`;
@@ -127,20 +91,15 @@ async function stopAgent(
   };
 }
 
-async function appsOf(agent: AgentProcess): Promise<AppView[]> {
-  const response = await request(`${agent.url}/appmesh/applications`, BOUNDED);
-  return (await response.body.json()) as AppView[];
-}
+const appsOf = (agent: AgentProcess) => applicationsOf(agent, HTTP_TIMEOUT_MS);
 
 /** The running, cluster-owned copies of `task` the live agents report, stamped when the answers arrived. */
 async function sightings(task: string): Promise<Sighting[]> {
   const found = await Promise.all(
-    [...agents].map(async ([node, agent]) => {
+    [...cluster.agents].map(async ([node, agent]) => {
       try {
-        const app = (await appsOf(agent)).find((a) => a.name === task && a.owner === 'cluster');
-        return app?.state === 'running' && app.pid !== undefined
-          ? [{ node, pid: app.pid, at: performance.now() }]
-          : [];
+        const app = runningClusterCopy(await appsOf(agent), task);
+        return app?.pid !== undefined ? [{ node, pid: app.pid, at: performance.now() }] : [];
       } catch {
         return []; // an agent that is stopping does not answer: it runs nothing we can count on
       }
@@ -154,7 +113,7 @@ function waitRunning(task: string, accept: (s: Sighting) => boolean = () => true
 }
 
 async function putTask(name: string, seconds: number, condition?: Record<string, string>): Promise<void> {
-  await consulClient().kv.put(`${TASKS}/${name}`, {
+  await cluster.putTask(name, {
     replication: 1,
     content: { command: `sleep ${seconds}` },
     ...(condition ? { condition } : {}),
@@ -170,25 +129,15 @@ async function waitNoCopies(seconds: number): Promise<void> {
   );
 }
 
-function leaderOf(entry: KvEntry | undefined): NodeName | undefined {
-  if (!entry?.session || !entry.value) return undefined;
-  const node = (JSON.parse(entry.value) as { node?: string }).node;
-  return node !== undefined && isNodeName(node) ? node : undefined;
-}
-
-async function currentLeader(): Promise<NodeName | undefined> {
-  return leaderOf((await consulClient().kv.get(LEADER_KEY)).value);
-}
-
 /** Follows the leader key with blocking queries, so a change is seen the moment Consul commits it. */
-async function waitLeaderOtherThan(previous: NodeName): Promise<{ node: NodeName; at: number }> {
+async function waitLeaderOtherThan(previous: string): Promise<{ node: string; at: number }> {
   const deadline = performance.now() + WAIT_MS;
   let index = 0;
   for (;;) {
     const left = deadline - performance.now();
     if (left <= 0) throw new Error(`no leader other than ${previous} within ${WAIT_MS} ms`);
     const waitSeconds = Math.max(1, Math.min(5, Math.floor(left / 1000)));
-    const read = await consulClient().kv.get(LEADER_KEY, { index, waitSeconds });
+    const read = await cluster.client.kv.get(LEADER_KEY, { index, waitSeconds });
     const node = leaderOf(read.value);
     if (node !== undefined && node !== previous) return { node, at: performance.now() };
     index = read.index < index ? 0 : read.index;
@@ -196,25 +145,25 @@ async function waitLeaderOtherThan(previous: NodeName): Promise<{ node: NodeName
 }
 
 /** All three agents answer, own their node keys, and one of them holds the leader key. */
-async function waitSettled(): Promise<NodeName> {
+async function waitSettled(): Promise<string> {
   return eventually(
     'three live nodes and a leader',
     async () => {
-      const keys = await consulClient().kv.keys(NODE_KEYS);
-      if (agents.size !== NODE_NAMES.length || keys.length !== NODE_NAMES.length) return undefined;
-      return currentLeader();
+      const keys = await cluster.client.kv.keys(NODE_KEYS);
+      if (cluster.agents.size !== NODE_NAMES.length || keys.length !== NODE_NAMES.length) return undefined;
+      return cluster.leaderNode();
     },
     WAIT_MS,
     POLL_MS,
   );
 }
 
-async function restart(node: NodeName): Promise<number> {
+async function restart(node: string): Promise<number> {
   const began = performance.now();
-  await launch(node);
+  await cluster.launch(node);
   await eventually(
     `${node} node key`,
-    async () => (await consulClient().kv.keys(NODE_KEYS)).includes(`${NODE_KEYS}${node}`),
+    async () => (await cluster.client.kv.keys(NODE_KEYS)).includes(`${NODE_KEYS}${node}`),
     WAIT_MS,
     POLL_MS,
   );
@@ -222,7 +171,7 @@ async function restart(node: NodeName): Promise<number> {
 }
 
 async function removeTask(name: string, seconds: number): Promise<void> {
-  await consulClient().kv.delete(`${TASKS}/${name}`);
+  await cluster.deleteTask(name);
   await waitNoCopies(seconds);
 }
 
@@ -230,8 +179,8 @@ async function versions(): Promise<{ consulVersion: string; settings: string }> 
   const version = await execa(consulBinary(), ['version'], { reject: false, timeout: 10_000 });
   const consulVersion = version.stdout.split('\n')[0]?.trim() || `unknown (${version.stderr.trim()})`;
   // What Consul holds, not what we assume: the leader's session and the agents' liveness checks.
-  const address = consul?.address ?? '';
-  const leader = (await consulClient().kv.get(LEADER_KEY)).value;
+  const address = cluster.consul.address;
+  const leader = (await cluster.client.kv.get(LEADER_KEY)).value;
   let settings = 'session TTL 30s and liveness check interval 1s (agent defaults; no flags passed)';
   if (leader?.session) {
     const info = await request(`${address}/v1/session/info/${leader.session}`, BOUNDED);
@@ -264,7 +213,7 @@ async function versions(): Promise<{ consulVersion: string; settings: string }> 
 
 async function measureConvergence(): Promise<void> {
   const latencies: number[] = [];
-  const placedOn = new Map<NodeName, number>();
+  const placedOn = new Map<string, number>();
   const used: number[] = [];
   for (let i = 0; i < CONVERGENCE_TASKS; i++) {
     const name = `conv-${i}`;
@@ -291,11 +240,11 @@ async function measureConvergence(): Promise<void> {
 
   // One recursive delete, then every copy must be gone from /proc.
   const deleted = performance.now();
-  await consulClient().kv.delete(`${TASKS}/conv-`, { recurse: true });
+  await cluster.client.kv.delete(`${TASKS}/conv-`, { recurse: true });
   await eventually(
     'no agent listing a conv- task',
     async () =>
-      (await Promise.all([...agents.values()].map(appsOf))).every((apps) =>
+      (await Promise.all([...cluster.agents.values()].map(appsOf))).every((apps) =>
         apps.every((a) => !a.name.startsWith('conv-')),
       ),
     WAIT_MS,
@@ -424,9 +373,6 @@ async function measureFailover(): Promise<void> {
 }
 
 try {
-  consul = await startConsul();
-  client = Consul.connect({ address: consul.address });
-  for (const node of NODE_NAMES) await launch(node);
   await waitSettled();
   const { consulVersion, settings } = await versions();
   console.log(`cluster benchmark: 3 agents on one Consul (dev mode), all on this host`);
@@ -436,13 +382,5 @@ try {
   await measureFailover();
   console.log(`total ${ms(elapsed())}`);
 } finally {
-  for (const node of [...agents.keys()])
-    await stopAgent(node, 'SIGTERM').catch((err: unknown) =>
-      console.error(`stopping ${node}: ${String(err)}`),
-    );
-  for (const dir of dataDirs.values()) await removeDataDir(dir);
-  await client?.close();
-  await consul?.stop();
-  for (const seconds of sleeps)
-    for (const pid of await pidsRunning(['sleep', String(seconds)])) process.kill(pid, 'SIGKILL');
+  await cluster.close();
 }

@@ -72,6 +72,9 @@ export class OutputBuffer {
       const oldest = this.#lines[this.#head];
       if (oldest === undefined) break;
       this.#bytes -= Buffer.byteLength(oldest);
+      // Release the dropped line now, not at the next compaction: up to 1024 dropped lines of 64 Ki
+      // characters would otherwise stay reachable, far beyond the byte limit.
+      this.#lines[this.#head] = '';
       this.#head += 1;
       this.#dropped += 1;
     }

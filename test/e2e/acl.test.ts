@@ -14,45 +14,40 @@ import { execa } from 'execa';
 import { request } from 'undici';
 import { Consul } from '../../src/consul/consul.js';
 import { ConsulPermissionDeniedError } from '../../src/consul/errors.js';
-import { startConsul, type ConsulFixture } from '../fixtures/consul.js';
-import {
-  CLI,
-  makeDataDir,
-  pidsRunning,
-  removeDataDir,
-  startAgent,
-  type AgentProcess,
-} from '../fixtures/agent.js';
+import { CLI } from '../fixtures/agent.js';
+import { useCluster } from '../fixtures/cluster.js';
 import { eventually } from '../fixtures/eventually.js';
 
 const MANIFESTS = resolve(fileURLToPath(import.meta.url), '../../../../manifests');
 const NODES = ['n1', 'n2', 'n3'] as const;
 const SLEEPS = ['5301', '5302', '5303'];
 
-interface AppView {
-  readonly name: string;
-  readonly owner: string;
-  readonly state: string;
-}
-
 describe('ACLs (real Consul with default deny, least-privilege tokens)', function () {
   this.timeout(240_000);
   const managementToken = randomUUID();
-  let consul: ConsulFixture;
-  /** Management access: to create the policies and tokens and to observe what the agents did. */
-  let admin: Consul;
+  // No nodes at start: the agents need a token that exists only once Consul runs. The test's client
+  // has management access, to create the policies and tokens and to observe what the agents did.
+  const cluster = useCluster({
+    nodes: {},
+    consul: {
+      hcl: [
+        `acl { enabled = true default_policy = "deny" enable_token_persistence = true tokens { initial_management = "${managementToken}" agent = "${managementToken}" } }`,
+      ],
+      token: managementToken,
+    },
+    agentEnv: { APPMESH_LOG_LEVEL: 'debug', CONSUL_HTTP_TOKEN_FILE: '' },
+    clientToken: managementToken,
+  });
   let agentToken = '';
   let cliToken = '';
   let bareToken = '';
   let dir = '';
-  const agents = new Map<string, AgentProcess>();
-  const dataDirs: string[] = [];
   /** Every agent's output, kept after it stops, to search for secrets at the end. */
   const outputs: string[] = [];
 
   /** A call to Consul's ACL API with the management token; returns the decoded JSON answer. */
   async function aclApi(path: string, body: unknown): Promise<Record<string, unknown>> {
-    const response = await request(`${consul.address}${path}`, {
+    const response = await request(`${cluster.consul.address}${path}`, {
       method: 'PUT',
       headers: { 'x-consul-token': managementToken, 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -78,34 +73,19 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
     return secret;
   }
 
-  async function launch(
-    node: string,
-    token: string,
-    waitFor: 'ready' | 'listening' = 'ready',
-  ): Promise<AgentProcess> {
-    const dataDir = await makeDataDir();
-    dataDirs.push(dataDir);
-    const agent = await startAgent({
-      dataDir,
-      args: ['--consul-addr', consul.address, '--node-name', node],
-      env: { APPMESH_LOG_LEVEL: 'debug', CONSUL_HTTP_TOKEN: token, CONSUL_HTTP_TOKEN_FILE: '' },
-      waitFor,
-    });
-    agents.set(node, agent);
-    return agent;
-  }
+  const launch = (node: string, token: string, waitFor: 'ready' | 'listening' = 'ready') =>
+    cluster.launch(node, { env: { CONSUL_HTTP_TOKEN: token }, waitFor });
 
   async function stopAgent(node: string): Promise<void> {
-    const agent = agents.get(node);
+    const agent = cluster.agents.get(node);
     if (agent === undefined) return;
-    await agent.stop('SIGTERM');
+    await cluster.stop(node, 'SIGTERM');
     outputs.push(agent.output());
-    agents.delete(node);
   }
 
   /** `appmesh <args>` against the ACL'd Consul; no token from the test's own environment leaks in. */
   const cli = (...args: string[]) =>
-    execa('node', [CLI, ...args, '--consul-addr', consul.address], {
+    execa('node', [CLI, ...args, '--consul-addr', cluster.consul.address], {
       reject: false,
       stdin: 'ignore',
       env: { CONSUL_HTTP_TOKEN: '', CONSUL_HTTP_TOKEN_FILE: '' },
@@ -118,50 +98,18 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
     return path;
   }
 
-  async function runningOn(name: string): Promise<string[]> {
-    const nodes: string[] = [];
-    for (const [node, agent] of agents) {
-      try {
-        const response = await request(`${agent.url}/appmesh/applications`);
-        const apps = (await response.body.json()) as AppView[];
-        if (apps.some((a) => a.name === name && a.owner === 'cluster' && a.state === 'running'))
-          nodes.push(node);
-      } catch {
-        // a stopped agent runs nothing we can see
-      }
-    }
-    return nodes.sort();
-  }
-
-  async function leaderNode(): Promise<string | undefined> {
-    const entry = (await admin.kv.get('appmesh/cluster/leader')).value;
-    return entry?.session && entry.value ? (JSON.parse(entry.value) as { node: string }).node : undefined;
-  }
-
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), 'appmesh-acl-'));
-    consul = await startConsul({
-      hcl: [
-        `acl { enabled = true default_policy = "deny" enable_token_persistence = true tokens { initial_management = "${managementToken}" agent = "${managementToken}" } }`,
-      ],
-      token: managementToken,
-    });
-    admin = Consul.connect({ address: consul.address, token: managementToken });
+    for (const seconds of SLEEPS) cluster.trackArgv(['sleep', seconds]);
     agentToken = await createToken('appmesh agent', 'consul-acl-policy.hcl');
     cliToken = await createToken('appmesh cli', 'consul-acl-cli-policy.hcl');
     bareToken = await createToken('no policy');
     for (const node of NODES) await launch(node, agentToken);
-    await eventually('a leader', leaderNode, 20_000, 100);
+    await eventually('a leader', () => cluster.leaderNode(), 20_000, 100);
   });
 
   after(async function () {
-    for (const node of [...agents.keys()]) await stopAgent(node);
-    for (const dataDir of dataDirs) await removeDataDir(dataDir);
-    await admin?.close();
-    await consul?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
-    for (const seconds of SLEEPS)
-      for (const pid of await pidsRunning(['sleep', seconds])) process.kill(pid, 'SIGKILL');
   });
 
   it('schedules, runs and registers as a passing service a task applied with the CLI token', async function () {
@@ -176,7 +124,7 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
     const placed = await eventually(
       'acl-web running on two nodes',
       async () => {
-        const nodes = await runningOn('acl-web');
+        const nodes = await cluster.runningOn('acl-web');
         return nodes.length === 2 ? nodes : undefined;
       },
       30_000,
@@ -186,7 +134,7 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
     const passing = await eventually(
       'two passing acl-web instances',
       async () => {
-        const found = (await admin.health.service('acl-web', { passing: true })).value;
+        const found = (await cluster.client.health.service('acl-web', { passing: true })).value;
         return found.length === 2 ? found : undefined;
       },
       30_000,
@@ -200,12 +148,12 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
   });
 
   it('elects another leader that still schedules when the leader stops', async function () {
-    const leader = await eventually('a leader', leaderNode);
+    const leader = await eventually('a leader', () => cluster.leaderNode());
     await stopAgent(leader);
     const next = await eventually(
       'a new leader',
       async () => {
-        const node = await leaderNode();
+        const node = await cluster.leaderNode();
         return node !== undefined && node !== leader ? node : undefined;
       },
       20_000,
@@ -218,7 +166,7 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
     const placed = await eventually(
       'acl-after-failover placed',
       async () => {
-        const nodes = await runningOn('acl-after-failover');
+        const nodes = await cluster.runningOn('acl-after-failover');
         return nodes.length === 1 ? nodes : undefined;
       },
       30_000,
@@ -258,12 +206,14 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
       .filter((line) => /permission denied/i.test(line));
     expect(denials.length).to.be.within(1, 30);
     expect(agent.output()).to.not.contain(bareToken);
-    expect(await admin.kv.keys('appmesh/cluster/nodes/')).to.not.include('appmesh/cluster/nodes/denied');
+    expect(await cluster.client.kv.keys('appmesh/cluster/nodes/')).to.not.include(
+      'appmesh/cluster/nodes/denied',
+    );
     await stopAgent('denied');
   });
 
   it('lets the CLI token write tasks and nothing else under the prefix', async function () {
-    const cliClient = Consul.connect({ address: consul.address, token: cliToken });
+    const cliClient = Consul.connect({ address: cluster.consul.address, token: cliToken });
     try {
       let refused: unknown;
       try {
@@ -288,11 +238,11 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
     expect(lines, applied.stderr).to.have.length(1);
     expect(lines[0]).to.match(/permission denied/i);
     expect(lines[0]).to.contain('acl-anonymous');
-    expect((await admin.kv.get('appmesh/cluster/tasks/acl-anonymous')).value).to.equal(undefined);
+    expect((await cluster.client.kv.get('appmesh/cluster/tasks/acl-anonymous')).value).to.equal(undefined);
   });
 
   it('never writes a token secret to an agent log', function () {
-    const logs = [...outputs, ...[...agents.values()].map((agent) => agent.output())].join('\n');
+    const logs = [...outputs, ...[...cluster.agents.values()].map((agent) => agent.output())].join('\n');
     expect(logs.length).to.be.greaterThan(0);
     for (const secret of [agentToken, cliToken, bareToken, managementToken])
       expect(logs.includes(secret), 'a token secret appears in an agent log').to.equal(false);

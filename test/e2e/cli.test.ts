@@ -6,25 +6,22 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startConsul, type ConsulFixture } from '../fixtures/consul.js';
-import {
-  CLI,
-  makeDataDir,
-  pidsRunning,
-  removeDataDir,
-  startAgent,
-  type AgentProcess,
-} from '../fixtures/agent.js';
+import { CLI } from '../fixtures/agent.js';
+import { useCluster } from '../fixtures/cluster.js';
 
 describe('cli against a real cluster (Consul + two agents)', function () {
   this.timeout(180_000);
-  let consul: ConsulFixture;
-  const agents: AgentProcess[] = [];
-  const dataDirs: string[] = [];
+  const cluster = useCluster({
+    nodes: { c1: ['--label', 'zone=east'], c2: ['--label', 'zone=west'] },
+    agentEnv: { APPMESH_LOG_LEVEL: 'info' },
+  });
   let dir = '';
 
   const cli = (...args: string[]) =>
-    execa('node', [CLI, ...args, '--consul-addr', consul.address], { reject: false, stdin: 'ignore' });
+    execa('node', [CLI, ...args, '--consul-addr', cluster.consul.address], {
+      reject: false,
+      stdin: 'ignore',
+    });
 
   async function manifest(name: string, text: string): Promise<string> {
     const path = join(dir, name);
@@ -34,29 +31,11 @@ describe('cli against a real cluster (Consul + two agents)', function () {
 
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), 'appmesh-cli-e2e-'));
-    consul = await startConsul();
-    for (const [node, zone] of [
-      ['c1', 'east'],
-      ['c2', 'west'],
-    ] as const) {
-      const dataDir = await makeDataDir();
-      dataDirs.push(dataDir);
-      agents.push(
-        await startAgent({
-          dataDir,
-          args: ['--consul-addr', consul.address, '--node-name', node, '--label', `zone=${zone}`],
-          env: { APPMESH_LOG_LEVEL: 'info' },
-        }),
-      );
-    }
+    cluster.trackArgv(['sleep', '4711']);
   });
 
   after(async function () {
-    for (const agent of agents) await agent.stop('SIGTERM');
-    for (const dataDir of dataDirs) await removeDataDir(dataDir);
-    await consul?.stop();
     await rm(dir, { recursive: true, force: true });
-    for (const pid of await pidsRunning(['sleep', '4711'])) process.kill(pid, 'SIGKILL');
   });
 
   it('apply --wait returns when every replica runs and passes', async function () {

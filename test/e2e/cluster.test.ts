@@ -2,173 +2,83 @@
 // labels), tasks written to KV, real processes placed, moved and stopped. Bounds are generous guards
 // against hangs; hack/bench measures the real convergence and failover times.
 import { expect } from 'chai';
-import { request } from 'undici';
-import { Consul } from '../../src/consul/consul.js';
-import { startConsul, type ConsulFixture } from '../fixtures/consul.js';
-import { makeDataDir, pidsRunning, removeDataDir, startAgent, type AgentProcess } from '../fixtures/agent.js';
+import { pidsRunning } from '../fixtures/agent.js';
+import { useCluster } from '../fixtures/cluster.js';
 import { eventually } from '../fixtures/eventually.js';
-
-interface AppView {
-  readonly name: string;
-  readonly owner: string;
-  readonly state: string;
-  readonly pid?: number;
-}
-
-interface TaskStatus {
-  readonly desired: number;
-  readonly scheduled: number;
-  readonly nodes: readonly string[];
-  readonly unschedulable: number;
-  readonly reasons: readonly string[];
-  readonly invalid?: string;
-}
-
-const NODES = {
-  n1: ['--label', 'zone=east', '--label', 'tier=web-1'],
-  n2: ['--label', 'zone=east', '--label', 'tier=web-2'],
-  n3: ['--label', 'zone=west', '--label', 'tier=db-1'],
-} as const;
-type NodeName = keyof typeof NODES;
 
 describe('cluster (real Consul, three agents)', function () {
   this.timeout(180_000);
-  let consul: ConsulFixture;
-  let client: Consul;
-  const agents = new Map<NodeName, AgentProcess>();
-  const dataDirs = new Map<NodeName, string>();
-  const sleeps = new Set<string>();
-
-  async function launch(node: NodeName, extra: readonly string[] = []): Promise<AgentProcess> {
-    const dataDir = dataDirs.get(node) ?? (await makeDataDir());
-    dataDirs.set(node, dataDir);
-    const agent = await startAgent({
-      dataDir,
-      args: ['--consul-addr', consul.address, '--node-name', node, ...NODES[node], ...extra],
-      env: { APPMESH_LOG_LEVEL: 'info' },
-    });
-    agents.set(node, agent);
-    return agent;
-  }
+  const cluster = useCluster({
+    nodes: {
+      n1: ['--label', 'zone=east', '--label', 'tier=web-1'],
+      n2: ['--label', 'zone=east', '--label', 'tier=web-2'],
+      n3: ['--label', 'zone=west', '--label', 'tier=db-1'],
+    },
+    agentEnv: { APPMESH_LOG_LEVEL: 'info' },
+  });
 
   /** A task whose process is `sleep <n>`, so the test can find its copies in /proc. */
   function task(spec: Record<string, unknown>, seconds: number): Record<string, unknown> {
-    sleeps.add(String(seconds));
+    cluster.trackArgv(['sleep', String(seconds)]);
     return { ...spec, content: { command: `sleep ${seconds}` } };
-  }
-
-  async function runningOn(name: string): Promise<string[]> {
-    const nodes: string[] = [];
-    for (const [node, agent] of agents) {
-      try {
-        const response = await request(`${agent.url}/appmesh/applications`);
-        const apps = (await response.body.json()) as AppView[];
-        if (apps.some((a) => a.name === name && a.owner === 'cluster' && a.state === 'running'))
-          nodes.push(node);
-      } catch {
-        // a killed agent does not answer: it runs nothing we can see
-      }
-    }
-    return nodes.sort();
   }
 
   const settlesOn = (name: string, check: (nodes: string[]) => boolean, ms = 30_000) =>
     eventually(
       `${name} placement`,
       async () => {
-        const nodes = await runningOn(name);
+        const nodes = await cluster.runningOn(name);
         return check(nodes) ? nodes : undefined;
       },
       ms,
       100,
     );
 
-  async function status(name: string): Promise<TaskStatus | undefined> {
-    const entry = (await client.kv.get(`appmesh/cluster/status/${name}`)).value;
-    return entry?.value ? (JSON.parse(entry.value) as TaskStatus) : undefined;
-  }
-
-  async function leaderNode(): Promise<string | undefined> {
-    const entry = (await client.kv.get('appmesh/cluster/leader')).value;
-    return entry?.session && entry.value ? (JSON.parse(entry.value) as { node: string }).node : undefined;
-  }
-
-  before(async function () {
-    consul = await startConsul();
-    client = Consul.connect({ address: consul.address });
-    for (const node of Object.keys(NODES) as NodeName[]) await launch(node);
-    await eventually('a leader', leaderNode);
-  });
-
-  after(async function () {
-    for (const agent of agents.values()) await agent.stop('SIGTERM');
-    for (const dir of dataDirs.values()) await removeDataDir(dir);
-    await client?.close();
-    await consul?.stop();
-    for (const seconds of sleeps)
-      for (const pid of await pidsRunning(['sleep', seconds])) process.kill(pid, 'SIGKILL');
-  });
-
   it('reports every node with its labels, and elects one leader', async function () {
-    const nodes = await client.kv.keys('appmesh/cluster/nodes/');
+    const nodes = await cluster.client.kv.keys('appmesh/cluster/nodes/');
     expect(nodes).to.deep.equal([
       'appmesh/cluster/nodes/n1',
       'appmesh/cluster/nodes/n2',
       'appmesh/cluster/nodes/n3',
     ]);
-    const n3 = JSON.parse((await client.kv.get('appmesh/cluster/nodes/n3')).value?.value ?? '{}') as {
+    const n3 = JSON.parse((await cluster.client.kv.get('appmesh/cluster/nodes/n3')).value?.value ?? '{}') as {
       label: Record<string, string>;
     };
     expect(n3.label).to.include({ zone: 'west', tier: 'db-1', HOST_NAME: 'n3' });
-    expect(['n1', 'n2', 'n3']).to.include(await leaderNode());
+    expect(['n1', 'n2', 'n3']).to.include(await cluster.leaderNode());
   });
 
   it('runs a task on the nodes its exact, glob and regex conditions select, and scales it', async function () {
-    await client.kv.put(
-      'appmesh/cluster/tasks/east',
-      task({ replication: 3, condition: { zone: 'east' } }, 5101),
-    );
+    await cluster.putTask('east', task({ replication: 3, condition: { zone: 'east' } }, 5101));
     expect(await settlesOn('east', (n) => n.length === 2)).to.deep.equal(['n1', 'n2']);
-    expect((await status('east'))?.unschedulable).to.equal(1);
+    expect((await cluster.status('east'))?.unschedulable).to.equal(1);
 
-    await client.kv.put(
-      'appmesh/cluster/tasks/web',
-      task({ replication: 1, condition: { tier: 'web-*' } }, 5102),
-    );
+    await cluster.putTask('web', task({ replication: 1, condition: { tier: 'web-*' } }, 5102));
     const web = await settlesOn('web', (n) => n.length === 1);
     expect(['n1', 'n2']).to.include(web[0]);
 
-    await client.kv.put(
-      'appmesh/cluster/tasks/db',
-      task({ replication: 2, condition: { tier: '/db-[0-9]+/' } }, 5103),
-    );
+    await cluster.putTask('db', task({ replication: 2, condition: { tier: '/db-[0-9]+/' } }, 5103));
     expect(await settlesOn('db', (n) => n.length === 1)).to.deep.equal(['n3']);
 
-    await client.kv.put(
-      'appmesh/cluster/tasks/east',
-      task({ replication: 1, condition: { zone: 'east' } }, 5101),
-    );
+    await cluster.putTask('east', task({ replication: 1, condition: { zone: 'east' } }, 5101));
     await settlesOn('east', (n) => n.length === 1);
     await eventually('one east copy', async () => (await pidsRunning(['sleep', '5101'])).length === 1);
   });
 
   it('reports a task that needs more memory than any node has as unschedulable', async function () {
-    await client.kv.put(
-      'appmesh/cluster/tasks/huge',
-      task({ replication: 1, memoryMB: 64 * 1024 * 1024 }, 5104),
-    );
+    await cluster.putTask('huge', task({ replication: 1, memoryMB: 64 * 1024 * 1024 }, 5104));
     const reported = await eventually('huge status', async () => {
-      const s = await status('huge');
+      const s = await cluster.status('huge');
       return s && s.unschedulable === 1 ? s : undefined;
     });
     expect(reported.scheduled).to.equal(0);
     expect(reported.reasons.join(' ')).to.contain('memory');
-    expect(await runningOn('huge')).to.deep.equal([]);
+    expect(await cluster.runningOn('huge')).to.deep.equal([]);
   });
 
   it('never puts two tasks with the same port on one node', async function () {
-    await client.kv.put('appmesh/cluster/tasks/port-a', task({ replication: 2, port: 7101 }, 5105));
-    await client.kv.put('appmesh/cluster/tasks/port-b', task({ replication: 2, port: 7101 }, 5106));
+    await cluster.putTask('port-a', task({ replication: 2, port: 7101 }, 5105));
+    await cluster.putTask('port-b', task({ replication: 2, port: 7101 }, 5106));
     const a = await settlesOn('port-a', (n) => n.length === 2);
     const b = await settlesOn('port-b', (n) => n.length >= 1);
     expect(a.filter((node) => b.includes(node))).to.deep.equal([]);
@@ -176,40 +86,36 @@ describe('cluster (real Consul, three agents)', function () {
   });
 
   it('stops the processes of a deleted task', async function () {
-    await client.kv.delete('appmesh/cluster/tasks/port-a');
-    await client.kv.delete('appmesh/cluster/tasks/port-b');
+    await cluster.deleteTask('port-a');
+    await cluster.deleteTask('port-b');
     await eventually('port tasks gone', async () => (await pidsRunning(['sleep', '5105'])).length === 0);
     await eventually('port-b gone', async () => (await pidsRunning(['sleep', '5106'])).length === 0);
-    await eventually('status deleted', async () => (await status('port-a')) === undefined);
+    await eventually('status deleted', async () => (await cluster.status('port-a')) === undefined);
   });
 
   it('keeps other tasks running when a task value is invalid, and shows it in the status', async function () {
-    await client.kv.put(
+    await cluster.client.kv.put(
       'appmesh/cluster/tasks/broken',
       '{"replication": "many", "content": {"command": 42}}',
     );
-    const reported = await eventually('broken status', async () => (await status('broken'))?.invalid);
+    const reported = await eventually('broken status', async () => (await cluster.status('broken'))?.invalid);
     expect(reported).to.contain('replication');
-    expect(await runningOn('db')).to.deep.equal(['n3']);
-    await client.kv.delete('appmesh/cluster/tasks/broken');
+    expect(await cluster.runningOn('db')).to.deep.equal(['n3']);
+    await cluster.deleteTask('broken');
   });
 
   it('moves the replicas of a worker killed with SIGKILL within seconds (liveness check)', async function () {
-    await client.kv.put(
-      'appmesh/cluster/tasks/mover',
-      task({ replication: 1, condition: { zone: 'east' } }, 5107),
-    );
+    await cluster.putTask('mover', task({ replication: 1, condition: { zone: 'east' } }, 5107));
     const [victim] = await settlesOn('mover', (n) => n.length === 1);
-    const leader = await leaderNode();
+    const leader = await cluster.leaderNode();
     expect(victim).to.be.a('string');
     if (victim === leader) this.skip(); // the leader case is the next test
     const started = Date.now();
-    await agents.get(victim as NodeName)?.stop('SIGKILL');
-    agents.delete(victim as NodeName);
+    await cluster.stop(victim as string, 'SIGKILL');
     const moved = await settlesOn('mover', (n) => n.length === 1 && n[0] !== victim, 20_000);
     console.log(`      mover moved from ${victim} to ${moved[0]} in ${Date.now() - started} ms`);
     // The killed agent's own copy is a leftover until that agent restarts; restarting it reaps it.
-    await launch(victim as NodeName);
+    await cluster.launch(victim as string);
     await eventually(
       'exactly one mover copy',
       async () => (await pidsRunning(['sleep', '5107'])).length === 1,
@@ -217,71 +123,63 @@ describe('cluster (real Consul, three agents)', function () {
   });
 
   it('elects another leader when the leader is killed, and that leader schedules', async function () {
-    const leader = (await leaderNode()) as NodeName;
-    await agents.get(leader)?.stop('SIGKILL');
-    agents.delete(leader);
+    const leader = await eventually('the leader', () => cluster.leaderNode());
+    await cluster.stop(leader, 'SIGKILL');
     const next = await eventually(
       'a new leader',
       async () => {
-        const node = await leaderNode();
+        const node = await cluster.leaderNode();
         return node && node !== leader ? node : undefined;
       },
       20_000,
     );
     expect(next).to.not.equal(leader);
-    await client.kv.put('appmesh/cluster/tasks/after-failover', task({ replication: 1 }, 5108));
+    await cluster.putTask('after-failover', task({ replication: 1 }, 5108));
     const placed = await settlesOn('after-failover', (n) => n.length === 1);
     expect(placed[0]).to.not.equal(leader);
     // Restarted with the same data dir, it destroys its previous session and takes its node key at once.
     const restartedAt = Date.now();
-    await launch(leader);
+    await cluster.launch(leader);
     await eventually('node key back', async () =>
-      (await client.kv.keys('appmesh/cluster/nodes/')).includes(`appmesh/cluster/nodes/${leader}`),
+      (await cluster.client.kv.keys('appmesh/cluster/nodes/')).includes(`appmesh/cluster/nodes/${leader}`),
     );
     expect(Date.now() - restartedAt).to.be.lessThan(10_000);
   });
 
   it('notices a killed worker within 2 x TTL when its liveness check is turned off', async function () {
     // Restarted without the check: only the session TTL (and serfHealth) can tell Consul it died.
-    await agents.get('n3')?.stop('SIGTERM');
-    agents.delete('n3');
-    const agent = await startAgent({
-      dataDir: dataDirs.get('n3') ?? '',
-      args: ['--consul-addr', consul.address, '--node-name', 'n3', ...NODES.n3, '--session-ttl', '10s'],
-      env: { APPMESH_LOG_LEVEL: 'info', APPMESH_LIVENESS_CHECK_INTERVAL: '0s' },
+    await cluster.stop('n3', 'SIGTERM');
+    await cluster.launch('n3', {
+      args: ['--session-ttl', '10s'],
+      env: { APPMESH_LIVENESS_CHECK_INTERVAL: '0s' },
     });
-    agents.set('n3', agent);
     await settlesOn('db', (n) => n.length === 1 && n[0] === 'n3');
     const started = Date.now();
-    await agent.stop('SIGKILL');
-    agents.delete('n3');
+    await cluster.stop('n3', 'SIGKILL');
     await eventually(
       'n3 node key gone',
-      async () => !(await client.kv.keys('appmesh/cluster/nodes/')).includes('appmesh/cluster/nodes/n3'),
+      async () =>
+        !(await cluster.client.kv.keys('appmesh/cluster/nodes/')).includes('appmesh/cluster/nodes/n3'),
       40_000,
       200,
     );
     const detectedMs = Date.now() - started;
     console.log(`      n3 (TTL 10 s, no liveness check) detected dead in ${detectedMs} ms`);
     expect(detectedMs).to.be.lessThan(2 * 10_000 + 10_000);
-    await eventually('db unscheduled', async () => (await status('db'))?.scheduled === 0);
-    await launch('n3');
+    await eventually('db unscheduled', async () => (await cluster.status('db'))?.scheduled === 0);
+    await cluster.launch('n3');
     await settlesOn('db', (n) => n.length === 1 && n[0] === 'n3');
     expect(await pidsRunning(['sleep', '5103'])).to.have.length(1);
   });
 
   it('moves replicas within a second or two when a worker stops with SIGTERM', async function () {
-    await client.kv.put(
-      'appmesh/cluster/tasks/graceful',
-      task({ replication: 1, condition: { zone: 'east' } }, 5109),
-    );
+    await cluster.putTask('graceful', task({ replication: 1, condition: { zone: 'east' } }, 5109));
     const [victim] = await settlesOn('graceful', (n) => n.length === 1);
     const started = Date.now();
-    expect(await agents.get(victim as NodeName)?.stop('SIGTERM')).to.equal(0);
-    agents.delete(victim as NodeName);
+    expect(await cluster.stop(victim as string, 'SIGTERM')).to.equal(0);
     const moved = await settlesOn('graceful', (n) => n.length === 1 && n[0] !== victim, 20_000);
     console.log(`      graceful moved from ${victim} to ${moved[0]} in ${Date.now() - started} ms`);
     expect(await pidsRunning(['sleep', '5109'])).to.have.length(1);
-    await launch(victim as NodeName);
+    await cluster.launch(victim as string);
   });
 });

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { request } from 'undici';
 import type { AgentServiceWire, HealthServiceEntryWire } from '../../api/consul.js';
-import { Consul } from '../../src/consul/consul.js';
-import { startConsul, type ConsulFixture } from '../fixtures/consul.js';
-import { makeDataDir, pidsRunning, removeDataDir, startAgent, type AgentProcess } from '../fixtures/agent.js';
+import { applicationsOf, pidsRunning, type AgentProcess } from '../fixtures/agent.js';
+import { useCluster } from '../fixtures/cluster.js';
 import { eventually, waitUntil } from '../fixtures/eventually.js';
 
 const NODES = ['n1', 'n2', 'n3'] as const;
@@ -19,30 +18,16 @@ const SLEEPS = ['601', '602', '603', '604', '605', '606', '607'];
 
 describe('services (real Consul, three agents)', function () {
   this.timeout(240_000);
-  let consul: ConsulFixture;
-  let client: Consul;
+  const cluster = useCluster({
+    nodes: { n1: [], n2: [], n3: [] },
+    consul: { mode: 'server' },
+    // A short resync so "what Consul lost comes back" is seen in seconds, not 30.
+    agentEnv: { APPMESH_LOG_LEVEL: 'info', APPMESH_SERVICE_RESYNC_INTERVAL: '2s' },
+  });
   let flags: string;
-  const agents = new Map<NodeName, AgentProcess>();
-  const dataDirs = new Map<NodeName, string>();
-
-  async function launch(node: NodeName): Promise<AgentProcess> {
-    const dataDir = dataDirs.get(node) ?? (await makeDataDir());
-    dataDirs.set(node, dataDir);
-    const agent = await startAgent({
-      dataDir,
-      args: ['--consul-addr', consul.address, '--node-name', node],
-      // A short resync so "what Consul lost comes back" is seen in seconds, not 30.
-      env: { APPMESH_LOG_LEVEL: 'info', APPMESH_SERVICE_RESYNC_INTERVAL: '2s' },
-    });
-    agents.set(node, agent);
-    return agent;
-  }
-
-  const putTask = (name: string, task: Record<string, unknown>) =>
-    client.kv.put(`appmesh/cluster/tasks/${name}`, JSON.stringify(task));
 
   async function instances(service: string, passing = false): Promise<HealthServiceEntryWire[]> {
-    return (await client.health.service(service, { passing })).value;
+    return (await cluster.client.health.service(service, { passing })).value;
   }
 
   const nodesOf = (entries: readonly HealthServiceEntryWire[]) =>
@@ -50,7 +35,7 @@ describe('services (real Consul, three agents)', function () {
 
   /** This Consul agent's services that appmesh registered, by ID. */
   async function appmeshServices(): Promise<AgentServiceWire[]> {
-    const all = await client.agent.services();
+    const all = await cluster.client.agent.services();
     return Object.values(all)
       .filter((service) => service.Meta?.appmesh_node !== undefined)
       .sort((a, b) => a.ID.localeCompare(b.ID));
@@ -61,38 +46,24 @@ describe('services (real Consul, three agents)', function () {
     return { status: response.statusCode, text: await response.body.text() };
   }
 
-  async function leaderNode(): Promise<string | undefined> {
-    const entry = (await client.kv.get('appmesh/cluster/leader')).value;
-    return entry?.session && entry.value ? (JSON.parse(entry.value) as { node: string }).node : undefined;
-  }
-
   const agentOf = (node: NodeName): AgentProcess => {
-    const agent = agents.get(node);
+    const agent = cluster.agents.get(node);
     if (agent === undefined) throw new Error(`agent ${node} is not running`);
     return agent;
   };
 
   before(async function () {
     flags = await mkdtemp(join(tmpdir(), 'appmesh-svc-'));
-    consul = await startConsul({ mode: 'server' });
-    client = Consul.connect({ address: consul.address });
-    for (const node of NODES) await launch(node);
-    await eventually('a leader', leaderNode);
+    for (const seconds of SLEEPS) cluster.trackArgv(['sleep', seconds]);
   });
 
   after(async function () {
-    for (const agent of agents.values()) await agent.stop('SIGTERM');
-    for (const dir of dataDirs.values()) await removeDataDir(dir);
-    await client?.close();
-    await consul?.stop();
     await rm(flags, { recursive: true, force: true });
-    for (const seconds of SLEEPS)
-      for (const pid of await pidsRunning(['sleep', seconds])) process.kill(pid, 'SIGKILL');
   });
 
   it('shows a task with a port on three nodes as three passing instances, and follows their health', async function () {
     const started = Date.now();
-    await putTask('web', {
+    await cluster.putTask('web', {
       replication: 3,
       port: 7201,
       content: {
@@ -146,7 +117,8 @@ describe('services (real Consul, three agents)', function () {
   });
 
   it('keeps the check output stable while the health does not change', async function () {
-    const output = async () => (await client.agent.checks())['appmesh-n1-web-health']?.Output ?? '(no check)';
+    const output = async () =>
+      (await cluster.client.agent.checks())['appmesh-n1-web-health']?.Output ?? '(no check)';
     const first = await output();
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(await output()).to.equal(first);
@@ -155,7 +127,7 @@ describe('services (real Consul, three agents)', function () {
   });
 
   it('answers SRV queries for <app>.service.consul with the passing instances', async function () {
-    if (consul.dnsPort === undefined) this.skip();
+    if (cluster.consul.dnsPort === undefined) this.skip();
     // One local app per agent under one service name, on distinct ports: on this single host, equal
     // ports would make the three SRV records one.
     const ports = { n1: 7301, n2: 7302, n3: 7303 } as const;
@@ -181,7 +153,7 @@ describe('services (real Consul, three agents)', function () {
       30_000,
     );
     const resolver = new dns.Resolver();
-    resolver.setServers([`127.0.0.1:${consul.dnsPort}`]);
+    resolver.setServers([`127.0.0.1:${cluster.consul.dnsPort}`]);
     const srvPorts = async () => (await resolver.resolveSrv('dns.service.consul')).map((r) => r.port).sort();
     expect(await srvPorts()).to.deep.equal([7301, 7302, 7303]);
     await writeFile(join(flags, 'sick-dns-n3'), '');
@@ -196,7 +168,7 @@ describe('services (real Consul, three agents)', function () {
 
   it('removes the instance of a descheduled replica and of a disabled app at once, and moves a moved one', async function () {
     const started = Date.now();
-    await putTask('web', {
+    await cluster.putTask('web', {
       replication: 2,
       port: 7201,
       content: { shell: true, command: 'exec sleep 601', service: { tags: ['v1'], interval: 1, timeout: 1 } },
@@ -226,7 +198,7 @@ describe('services (real Consul, three agents)', function () {
     console.log(`      local-api: instance gone ${Date.now() - disabledAt} ms after disable`);
     await (await request(`${n1.url}/appmesh/app/local-api`, { method: 'DELETE' })).body.text();
 
-    await putTask('mover', {
+    await cluster.putTask('mover', {
       replication: 1,
       port: 7204,
       condition: { HOST_NAME: 'n1' },
@@ -237,7 +209,7 @@ describe('services (real Consul, three agents)', function () {
       async () => nodesOf(await instances('mover', true)).join() === 'n1',
       30_000,
     );
-    await putTask('mover', {
+    await cluster.putTask('mover', {
       replication: 1,
       port: 7204,
       condition: { HOST_NAME: 'n2' },
@@ -257,7 +229,7 @@ describe('services (real Consul, three agents)', function () {
       command: 'echo PEERS=$APPMESH_PEERS; exec sleep 603',
       service: { interval: 1 },
     };
-    await putTask('peer', { replication: 3, port: 7203, content });
+    await cluster.putTask('peer', { replication: 3, port: 7203, content });
     await eventually('three passing peers', async () => (await instances('peer', true)).length === 3, 30_000);
     const n3 = agentOf('n3');
     const others = await eventually('n3 sees two peers', async () => {
@@ -276,7 +248,7 @@ describe('services (real Consul, three agents)', function () {
     expect(line).to.equal('PEERS=127.0.0.1:7203,127.0.0.1:7203');
 
     const pid = (JSON.parse((await get(`${n3.url}/appmesh/app/peer`)).text) as { pid: number }).pid;
-    await putTask('peer', { replication: 2, port: 7203, content });
+    await cluster.putTask('peer', { replication: 2, port: 7203, content });
     await eventually('two peer instances', async () => (await instances('peer')).length === 2, 30_000);
     const remaining = nodesOf(await instances('peer'));
     for (const node of remaining) {
@@ -294,7 +266,7 @@ describe('services (real Consul, three agents)', function () {
   });
 
   it('gives a dynamicPort task a free port from the range as PORT, and port 0 alone no service', async function () {
-    await putTask('dyn', {
+    await cluster.putTask('dyn', {
       replication: 2,
       port: 0,
       dynamicPort: true,
@@ -316,7 +288,7 @@ describe('services (real Consul, three agents)', function () {
         (await get(`${agentOf(node).url}/appmesh/app/dyn/output`)).text.includes(`PORT=${port}`),
       );
     }
-    await putTask('noport', { replication: 1, port: 0, content: { command: 'sleep 606' } });
+    await cluster.putTask('noport', { replication: 1, port: 0, content: { command: 'sleep 606' } });
     await eventually(
       'noport running',
       async () => (await pidsRunning(['sleep', '606'])).length === 1,
@@ -324,19 +296,24 @@ describe('services (real Consul, three agents)', function () {
     );
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await instances('noport')).to.deep.equal([]);
-    await client.kv.delete('appmesh/cluster/tasks/noport');
-    await client.kv.delete('appmesh/cluster/tasks/dyn');
+    await cluster.deleteTask('noport');
+    await cluster.deleteTask('dyn');
   });
 
   it('leaves no duplicate or orphan registration after a kill -9 and restart, and never touches a hand-made service', async function () {
-    await client.agent.registerService({ id: 'handmade', name: 'handmade', port: 9999, tags: ['appmesh'] });
-    await client.agent.registerService({
+    await cluster.client.agent.registerService({
+      id: 'handmade',
+      name: 'handmade',
+      port: 9999,
+      tags: ['appmesh'],
+    });
+    await cluster.client.agent.registerService({
       id: 'handmade-n1',
       name: 'handmade',
       port: 9998,
       meta: { node: 'n1' },
     });
-    await putTask('pinned', {
+    await cluster.putTask('pinned', {
       replication: 1,
       port: 7205,
       condition: { HOST_NAME: 'n1' },
@@ -344,19 +321,19 @@ describe('services (real Consul, three agents)', function () {
     });
     await eventually('pinned on n1', async () => (await instances('pinned', true)).length === 1, 30_000);
 
-    await agentOf('n1').stop('SIGKILL');
-    agents.delete('n1');
+    await cluster.stop('n1', 'SIGKILL');
     // Deleted while n1 is down: its registration is now what a crash leaves behind.
-    await client.kv.delete('appmesh/cluster/tasks/pinned');
+    await cluster.deleteTask('pinned');
     expect((await instances('pinned')).map((e) => e.Service.ID)).to.deep.equal(['appmesh-n1-pinned']);
     await eventually(
       'n1 node key gone',
-      async () => !(await client.kv.keys('appmesh/cluster/nodes/')).includes('appmesh/cluster/nodes/n1'),
+      async () =>
+        !(await cluster.client.kv.keys('appmesh/cluster/nodes/')).includes('appmesh/cluster/nodes/n1'),
       20_000,
     );
 
     const restartedAt = Date.now();
-    const n1 = await launch('n1');
+    const n1 = await cluster.launch('n1');
     await waitUntil('orphan removed', async () => (await instances('pinned')).length === 0, 20_000);
     console.log(
       `      n1 restarted: orphan registration removed ${Date.now() - restartedAt} ms after the restart`,
@@ -366,13 +343,8 @@ describe('services (real Consul, three agents)', function () {
       'registrations match the running apps',
       async () => {
         const expected: string[] = [];
-        for (const [node, agent] of agents) {
-          const apps = JSON.parse((await get(`${agent.url}/appmesh/applications`)).text) as Array<{
-            name: string;
-            port?: number;
-            state: string;
-          }>;
-          for (const app of apps)
+        for (const [node, agent] of cluster.agents) {
+          for (const app of await applicationsOf(agent))
             if (app.port !== undefined && app.state === 'running')
               expected.push(`appmesh-${node}-${app.name}`);
         }
@@ -383,21 +355,21 @@ describe('services (real Consul, three agents)', function () {
       200,
     );
     expect(n1.url).to.be.a('string');
-    const all = await client.agent.services();
+    const all = await cluster.client.agent.services();
     expect(all['handmade']).to.not.equal(undefined);
     expect(all['handmade-n1']).to.not.equal(undefined);
   });
 
   it('registers again what the local Consul agent lost, and comes back after a Consul restart', async function () {
-    await client.agent.deregisterService('appmesh-n2-web');
+    await cluster.client.agent.deregisterService('appmesh-n2-web');
     const lostMs = await waitUntil(
       'appmesh-n2-web back',
-      async () => (await client.agent.services())['appmesh-n2-web'] !== undefined,
+      async () => (await cluster.client.agent.services())['appmesh-n2-web'] !== undefined,
     );
     console.log(`      appmesh-n2-web registered again ${lostMs} ms after Consul lost it`);
 
     const before = (await appmeshServices()).map((s) => s.ID);
-    await consul.restart({ downForMs: 3_000 });
+    await cluster.consul.restart({ downForMs: 3_000 });
     const backMs = await waitUntil(
       'services back after the Consul restart',
       async () => {
@@ -407,16 +379,15 @@ describe('services (real Consul, three agents)', function () {
       60_000,
     );
     console.log(`      services back and web passing ${backMs} ms after Consul came back`);
-    expect((await client.agent.services())['handmade']).to.not.equal(undefined);
+    expect((await cluster.client.agent.services())['handmade']).to.not.equal(undefined);
   });
 
   it('deregisters every service of an agent stopped with SIGTERM', async function () {
     for (const node of NODES) {
-      expect(await agentOf(node).stop('SIGTERM')).to.equal(0);
-      agents.delete(node);
+      expect(await cluster.stop(node, 'SIGTERM')).to.equal(0);
     }
     expect(await appmeshServices()).to.deep.equal([]);
-    const left = await client.agent.services();
+    const left = await cluster.client.agent.services();
     expect(Object.keys(left)).to.include.members(['handmade', 'handmade-n1']);
   });
 });

@@ -150,6 +150,7 @@ describe('stand-alone agent (real processes)', function () {
     expect((await call(agent, 'POST', '/appmesh/app/guarded/disable')).status).to.equal(401);
     expect((await call(agent, 'DELETE', '/appmesh/app/guarded', undefined, token)).status).to.equal(200);
     expect(agent.output()).to.not.contain(token);
+    expect((await call(agent, 'GET', '/metrics')).text).to.not.contain(token);
   });
 
   it('answers bad input with 4xx and the field paths, and stores nothing', async function () {
