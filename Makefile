@@ -60,8 +60,10 @@ run-standalone: build ## one stand-alone agent on 127.0.0.1:6060 (no Consul)
 dev-consul: build ## start a dev Consul on 127.0.0.1:8500 and watch the appmesh prefix
 	$(WITH_CONSUL) hack/dev-consul.sh
 
-bench: build ## run the benchmarks in hack/bench and print their numbers
-	@for b in dist/hack/bench/*.js; do [ -e "$$b" ] || { echo "no benchmarks yet"; break; }; $(WITH_CONSUL) node "$$b"; done
+bench: build ## run every benchmark, write bench/results/*.json and bench/REPORT.md
+	@set -e; for b in schedule local-apps cluster idle fleet; do \
+	  [ -e "dist/hack/bench/$$b.js" ] || continue; echo "== $$b"; $(WITH_CONSUL) node "dist/hack/bench/$$b.js"; done
+	node dist/hack/bench/report.js
 
 clean: ## remove build output
 	rm -rf dist .tools

@@ -42,6 +42,17 @@ export const ConsulSettings = strictObject(
     dynamicPortRange: t.string,
     /** How often the agent's Consul services are checked against its apps (default 30s, at most 30s). */
     serviceResyncInterval: DurationSetting,
+    /**
+     * Benchmark baseline, not a recommended mode: poll Consul with plain reads this often instead of
+     * blocking watches, in every watch the agent makes (default unset = blocking watches). With
+     * reportInterval it mimics App Manager's documented defaults (pollInterval "5s", reportInterval "10s").
+     */
+    pollInterval: DurationSetting,
+    /**
+     * Benchmark baseline, not a recommended mode: rewrite this node's report at least this often even when
+     * it did not change, heartbeat style (default unset = write only when the report changed).
+     */
+    reportInterval: DurationSetting,
   },
 );
 export type ConsulSettings = t.TypeOf<typeof ConsulSettings>;

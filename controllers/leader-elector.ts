@@ -19,7 +19,7 @@ import { NodeName } from '../api/names.js';
 import { exponentialBackoff, type Backoff } from '../src/core/backoff.js';
 import { systemClock, type Clock } from '../src/core/clock.js';
 import type { Consul } from '../src/consul/consul.js';
-import { fromAbortable, watchKey } from '../src/consul/watch.js';
+import { fromAbortable, watchKey, type WatchOptions } from '../src/consul/watch.js';
 import type { Logger } from '../src/runtime/logger.js';
 import type { Runnable } from '../src/runtime/manager.js';
 import type { RuntimeMetrics } from '../src/runtime/runtime-metrics.js';
@@ -36,6 +36,8 @@ export interface LeaderElectorOptions {
   readonly metrics?: RuntimeMetrics;
   /** Delay before retry n of a failed acquire of a free key; default 250 ms doubling to 5 s. */
   readonly retryBackoff?: Backoff;
+  /** For the watch of the leader key (e.g. `pollIntervalMs` for the polling baseline). */
+  readonly watchOptions?: WatchOptions;
 }
 
 const DEFAULT_RETRY_BACKOFF = exponentialBackoff({ initialMs: 250, maxMs: 5_000 });
@@ -92,6 +94,7 @@ export class LeaderElector implements Runnable {
   start(): Promise<void> {
     if (this.#subscription !== undefined || this.#stopped) return Promise.resolve();
     const watch = watchKey(this.#options.consul, this.leaderKey, {
+      ...this.#options.watchOptions,
       onRetry: (error, attempt, delayMs) =>
         this.#log.warn('watching the leader key failed; retrying', {
           key: this.leaderKey,

@@ -1,6 +1,7 @@
 // NodeReporter: keeps `<prefix>/cluster/nodes/<node>` equal to this agent's report (labels, resources, app
 // summary, leader flag), acquired with the agent's session so the key vanishes when the agent dies. It
 // writes only when the content differs, repairs a deleted key, and never takes the key from another agent.
+// With `heartbeatMs` it also rewrites an unchanged report that often: App Manager's style, for benchmarks.
 import { isDeepStrictEqual } from 'node:util';
 import { BehaviorSubject, distinctUntilChanged, type Observable, type Subscription } from 'rxjs';
 import type { NodeReport } from '../api/cluster.js';
@@ -9,7 +10,7 @@ import { NodeName } from '../api/names.js';
 import { exponentialBackoff, type Backoff } from '../src/core/backoff.js';
 import { systemClock, type Clock } from '../src/core/clock.js';
 import type { Consul } from '../src/consul/consul.js';
-import { watchKey } from '../src/consul/watch.js';
+import { watchKey, type WatchOptions } from '../src/consul/watch.js';
 import type { Logger } from '../src/runtime/logger.js';
 import type { Runnable } from '../src/runtime/manager.js';
 import { WorkQueue } from '../src/runtime/workqueue.js';
@@ -37,6 +38,13 @@ export interface NodeReporterOptions {
   readonly resyncMs?: number;
   /** Delay before retry n of a failed write; default 500 ms doubling to 30 s. */
   readonly retryBackoff?: Backoff;
+  /**
+   * Rewrite the key at least this often even when the report is unchanged; default 0 = off (write only
+   * on change). A polling baseline for benchmarks, not something the cluster needs.
+   */
+  readonly heartbeatMs?: number;
+  /** For the watch of the node key (e.g. `pollIntervalMs` for the polling baseline). */
+  readonly watchOptions?: WatchOptions;
 }
 
 export const DEFAULT_REPORT_RESYNC_MS = 30_000;
@@ -86,6 +94,8 @@ export class NodeReporter implements Runnable {
   readonly #consul: Consul;
   readonly #log: Logger;
   readonly #resyncMs: number;
+  readonly #heartbeatMs: number;
+  readonly #clock: Clock;
   readonly #state = new BehaviorSubject<NodeReporterState>('waiting');
   readonly #queue: WorkQueue<typeof REPORT>;
   readonly #abort = new AbortController();
@@ -97,6 +107,8 @@ export class NodeReporter implements Runnable {
   #entry: KvEntry | undefined;
   #entrySeen = false;
   #lastWrite: LastWrite | undefined;
+  /** When our last write succeeded (clock ms), for the heartbeat. */
+  #lastWrittenAt: number | undefined;
   /** The foreign holder last reported, so a lasting conflict is logged once, not on every check. */
   #reportedHolder: string | undefined;
   #worker: Promise<void> | undefined;
@@ -112,12 +124,18 @@ export class NodeReporter implements Runnable {
     if (!(resyncMs >= 0)) {
       throw new RangeError(`node reporter: resyncMs must be >= 0 (0 turns resync off), got ${resyncMs}`);
     }
+    const heartbeatMs = options.heartbeatMs ?? 0;
+    if (!(heartbeatMs >= 0)) {
+      throw new RangeError(`node reporter: heartbeatMs must be >= 0 (0 turns it off), got ${heartbeatMs}`);
+    }
     this.#options = options;
     this.#consul = options.consul;
     this.#log = options.logger.child({ component: 'node-reporter', node: options.node });
     this.#resyncMs = resyncMs;
+    this.#heartbeatMs = heartbeatMs;
+    this.#clock = options.clock ?? systemClock;
     this.#queue = new WorkQueue({
-      clock: options.clock ?? systemClock,
+      clock: this.#clock,
       backoff: options.retryBackoff ?? DEFAULT_RETRY_BACKOFF,
     });
     this.nodeKey = nodeKeyOf(options.prefix, options.node);
@@ -129,6 +147,7 @@ export class NodeReporter implements Runnable {
     if (this.#worker !== undefined || this.#stopped) return Promise.resolve();
     const { sessions, leadership, changes } = this.#options;
     const watch = watchKey(this.#consul, this.nodeKey, {
+      ...this.#options.watchOptions,
       onRetry: (error, attempt, delayMs) =>
         this.#log.warn('watching the node key failed; retrying', {
           key: this.nodeKey,
@@ -237,7 +256,11 @@ export class NodeReporter implements Runnable {
     const content = normalizeReport({ ...this.#options.report(), leader: this.#leader });
     if (holder === session && observed !== undefined && storedReportEquals(observed.value, content)) {
       this.#state.next('ok');
-      return;
+      const heartbeatInMs = this.#heartbeatDueInMs();
+      if (heartbeatInMs > 0) {
+        if (Number.isFinite(heartbeatInMs)) this.#queue.addAfter(REPORT, heartbeatInMs);
+        return;
+      }
     }
     const acquired = await this.#consul.kv.put(this.nodeKey, content, { acquire: session, signal });
     if (!acquired) {
@@ -245,8 +268,22 @@ export class NodeReporter implements Runnable {
         `consul did not let session ${session} acquire ${this.nodeKey}: another session took it first, or it is in its lock delay`,
       );
     }
+    this.#lastWrittenAt = this.#clock.now();
     this.#lastWrite = { session, content, seen };
-    // 'ok' once the watch shows the write: that run finds nothing to do.
+    // 'ok' once the watch shows the write: that run finds nothing to do. A polling watch shows it only at
+    // its next poll, by when the report (free memory) has often moved on, so confirm it with a read now.
+    if (this.#options.watchOptions?.pollIntervalMs !== undefined && this.#state.value !== 'ok') {
+      this.#queue.add(REPORT);
+    }
+    // Consul keeps the index of an identical write, so no watch wakes us for the next heartbeat.
+    if (this.#heartbeatMs > 0) this.#queue.addAfter(REPORT, this.#heartbeatMs);
+  }
+
+  /** Ms until the heartbeat rewrites an unchanged report: 0 = now, Infinity = no heartbeat. */
+  #heartbeatDueInMs(): number {
+    if (this.#heartbeatMs === 0) return Number.POSITIVE_INFINITY;
+    if (this.#lastWrittenAt === undefined) return 0;
+    return Math.max(0, this.#lastWrittenAt + this.#heartbeatMs - this.#clock.now());
   }
 
   async #reportConflict(holder: string, signal: AbortSignal): Promise<void> {

@@ -83,6 +83,8 @@ const NO_FOOTPRINT: FrozenFootprint = { port: undefined, memoryMB: 0 };
 /** An alive node and what is committed on it so far. */
 interface NodeLedger {
   readonly node: SchedulableNode;
+  /** Position in node-name order; indexes EligibleNodes.selects. */
+  readonly index: number;
   /** By app. */
   readonly placements: Map<string, Placement>;
   readonly ports: Set<number>;
@@ -93,7 +95,8 @@ interface NodeLedger {
 interface EligibleNodes {
   /** Sorted by node name. */
   readonly ledgers: readonly NodeLedger[];
-  readonly names: ReadonlySet<string>;
+  /** 1 at the index of each selected ledger: a membership test without hashing the node's name. */
+  readonly selects: Uint8Array;
   readonly problems: readonly string[];
   /** `{}` selects every worker; the reasons say so instead of quoting an empty condition. */
   readonly conditionText: string | undefined;
@@ -107,7 +110,7 @@ interface EligibleNodes {
  */
 export function schedule(input: ScheduleInput): ScheduleResult {
   const ledgers = ledgersByNode(input.nodes);
-  const eligible = eligibilityCache(ledgers);
+  const eligible = eligibilityCache([...ledgers.values()]);
   const state = new ClusterState(ledgers, footprintLookup(input));
   const active = [...input.tasks.values()]
     .filter((task) => !input.frozen.has(task.name))
@@ -119,7 +122,7 @@ export function schedule(input: ScheduleInput): ScheduleResult {
 
   for (const task of active) {
     const nodes = eligibleFor.get(task.name) ?? eligible(task.condition);
-    const missing = task.replication - state.replicasOf(task.name).size;
+    const missing = task.replication - state.replicasOf(task.name).length;
     for (const ledger of preferredNodes(task, nodes, missing)) {
       state.place(ledger, { app: task.name, schedule_time: input.now });
     }
@@ -141,17 +144,20 @@ export function schedule(input: ScheduleInput): ScheduleResult {
   return { topology, status };
 }
 
+const NO_REPLICAS: readonly NodeLedger[] = [];
+
 /** The placements per node and per task, with each node's committed memory and ports kept in step. */
 class ClusterState {
-  private readonly nodesOfTask = new Map<string, Set<NodeLedger>>();
+  /** A task runs at most once per node and has a handful of replicas: an array beats a Set here. */
+  private readonly nodesOfTask = new Map<string, NodeLedger[]>();
 
   constructor(
     readonly ledgers: ReadonlyMap<string, NodeLedger>,
     readonly footprintOf: (app: string) => FrozenFootprint,
   ) {}
 
-  replicasOf(app: string): ReadonlySet<NodeLedger> {
-    return this.nodesOfTask.get(app) ?? new Set();
+  replicasOf(app: string): readonly NodeLedger[] {
+    return this.nodesOfTask.get(app) ?? NO_REPLICAS;
   }
 
   place(ledger: NodeLedger, placement: Placement): void {
@@ -159,9 +165,9 @@ class ClusterState {
     ledger.placements.set(placement.app, placement);
     ledger.committedMB += memoryMB;
     if (port) ledger.ports.add(port);
-    const nodes = this.nodesOfTask.get(placement.app) ?? new Set();
-    nodes.add(ledger);
-    this.nodesOfTask.set(placement.app, nodes);
+    const nodes = this.nodesOfTask.get(placement.app);
+    if (nodes) nodes.push(ledger);
+    else this.nodesOfTask.set(placement.app, [ledger]);
   }
 
   remove(ledger: NodeLedger, app: string): void {
@@ -170,7 +176,9 @@ class ClusterState {
     ledger.committedMB -= memoryMB;
     // Safe: ports on a node are unique among kept placements (see withoutPortConflicts).
     if (port) ledger.ports.delete(port);
-    this.nodesOfTask.get(app)?.delete(ledger);
+    const nodes = this.nodesOfTask.get(app);
+    const at = nodes ? nodes.indexOf(ledger) : -1;
+    if (at >= 0) nodes?.splice(at, 1);
   }
 }
 
@@ -184,7 +192,8 @@ function ledgersByNode(nodes: readonly SchedulableNode[]): Map<string, NodeLedge
   const ledgers = new Map<string, NodeLedger>();
   for (const name of [...chosen.keys()].sort(compareText)) {
     const node = chosen.get(name);
-    if (node) ledgers.set(name, { node, placements: new Map(), ports: new Set(), committedMB: 0 });
+    const index = ledgers.size;
+    if (node) ledgers.set(name, { node, index, placements: new Map(), ports: new Set(), committedMB: 0 });
   }
   return ledgers;
 }
@@ -193,25 +202,34 @@ function canonicalNode(node: SchedulableNode): string {
   return JSON.stringify([node.memTotalBytes, node.worker, sortedEntries(node.labels)]);
 }
 
-/** Finds the eligible nodes of a condition, evaluating each distinct condition once. */
-function eligibilityCache(ledgers: ReadonlyMap<string, NodeLedger>): (condition: Condition) => EligibleNodes {
-  const workers = [...ledgers.values()].filter((ledger) => ledger.node.worker);
-  const cache = new Map<string, EligibleNodes>();
+/**
+ * Finds the eligible nodes of a condition, compiling and evaluating each distinct condition once.
+ * Tasks often share one condition object, so its identity is looked up before its content.
+ */
+function eligibilityCache(ledgers: readonly NodeLedger[]): (condition: Condition) => EligibleNodes {
+  const workers = ledgers.filter((ledger) => ledger.node.worker);
+  const byContent = new Map<string, EligibleNodes>();
+  const byObject = new Map<Condition, EligibleNodes>();
   return (condition) => {
+    let found = byObject.get(condition);
+    if (found) return found;
     const entries = sortedEntries(condition);
     const key = JSON.stringify(entries);
-    let found = cache.get(key);
+    found = byContent.get(key);
     if (!found) {
       const selector = compileSelector(condition);
       const matching = workers.filter((ledger) => selector(ledger.node.labels));
+      const selects = new Uint8Array(ledgers.length);
+      for (const ledger of matching) selects[ledger.index] = 1;
       found = {
         ledgers: matching,
-        names: new Set(matching.map((ledger) => ledger.node.name)),
+        selects,
         problems: selector.problems,
         conditionText: entries.length > 0 ? JSON.stringify(Object.fromEntries(entries)) : undefined,
       };
-      cache.set(key, found);
+      byContent.set(key, found);
     }
+    byObject.set(condition, found);
     return found;
   };
 }
@@ -219,8 +237,7 @@ function eligibilityCache(ledgers: ReadonlyMap<string, NodeLedger>): (condition:
 function footprintLookup(input: ScheduleInput): (app: string) => FrozenFootprint {
   return (app) => {
     if (input.frozen.has(app)) return input.frozenFootprints?.get(app) ?? NO_FOOTPRINT;
-    const task = input.tasks.get(app);
-    return task ? { port: task.port, memoryMB: task.memoryMB } : NO_FOOTPRINT;
+    return input.tasks.get(app) ?? NO_FOOTPRINT; // a task is its own footprint: no copy per placement
   };
 }
 
@@ -239,7 +256,8 @@ function keepStickyPlacements(
     if (!ledger) continue; // dead node: its replicas are placed again elsewhere
     const kept = new Map<string, Placement>();
     for (const placement of placements) {
-      const stays = input.frozen.has(placement.app) || eligibleFor(placement.app)?.names.has(nodeName);
+      const stays =
+        input.frozen.has(placement.app) || eligibleFor(placement.app)?.selects[ledger.index] === 1;
       if (!stays) continue; // deleted task, or a node it no longer selects
       // A task listed twice on one node runs once; keep its older placement.
       const other = kept.get(placement.app);
@@ -260,7 +278,9 @@ function withoutPortConflicts(
   placements: readonly Placement[],
   frozen: ReadonlySet<string>,
   footprintOf: (app: string) => FrozenFootprint,
-): Placement[] {
+): readonly Placement[] {
+  // The usual case, and the sort below is most of the cost of keeping a large topology.
+  if (!sharesAPort(placements, footprintOf)) return placements;
   const byPrecedence = [...placements].sort(
     (a, b) =>
       Number(frozen.has(b.app)) - Number(frozen.has(a.app)) ||
@@ -277,17 +297,32 @@ function withoutPortConflicts(
   });
 }
 
+function sharesAPort(
+  placements: readonly Placement[],
+  footprintOf: (app: string) => FrozenFootprint,
+): boolean {
+  const ports = new Set<number>();
+  for (const placement of placements) {
+    const { port } = footprintOf(placement.app);
+    if (!port) continue;
+    if (ports.has(port)) return true;
+    ports.add(port);
+  }
+  return false;
+}
+
 /** Removes replicas beyond the task's replication: from the fullest nodes first, the reverse of placement. */
 function dropSurplusReplicas(task: TaskToPlace, state: ClusterState): void {
   const replicas = state.replicasOf(task.name);
-  const surplus = replicas.size - task.replication;
+  const surplus = replicas.length - task.replication;
   if (surplus <= 0) return;
+  const hashSeed = taskHashSeed(task);
   // Removing a replica changes only its own node's ratio and count, so one sort orders all the drops.
   const fullestFirst = [...replicas].sort(
     (a, b) =>
       committedRatio(b, 0) - committedRatio(a, 0) ||
       b.placements.size - a.placements.size ||
-      pairHash(task.name, b.node.name) - pairHash(task.name, a.node.name) ||
+      hashText(hashSeed, b.node.name) - hashText(hashSeed, a.node.name) ||
       compareText(b.node.name, a.node.name),
   );
   for (const ledger of fullestFirst.slice(0, surplus)) state.remove(ledger, task.name);
@@ -308,9 +343,10 @@ interface Candidate {
  */
 function preferredNodes(task: TaskToPlace, eligible: EligibleNodes, count: number): NodeLedger[] {
   if (count <= 0) return [];
+  const hashSeed = taskHashSeed(task);
   const best: Candidate[] = []; // sorted, best first, at most `count`
   for (const ledger of eligible.ledgers) {
-    if (whyNodeCannotHost(task, ledger) !== undefined) continue;
+    if (lacksMemory(task, ledger)) continue;
     const ratio = committedRatio(ledger, task.memoryMB);
     const tasks = ledger.placements.size;
     const worst = best[best.length - 1];
@@ -319,9 +355,11 @@ function preferredNodes(task: TaskToPlace, eligible: EligibleNodes, count: numbe
       worst &&
       (ratio > worst.ratio || (ratio === worst.ratio && tasks > worst.tasks))
     ) {
-      continue; // cheap rejection before hashing, which most nodes of a large cluster reach
+      continue; // cheap rejection, which most nodes of a large cluster reach, before lookups and hashing
     }
-    const candidate = { ledger, ratio, tasks, hash: pairHash(task.name, ledger.node.name) };
+    // A node ruled out above could not have won even with room, so checking room after is equivalent.
+    if (ledger.placements.has(task.name) || (task.port && ledger.ports.has(task.port))) continue;
+    const candidate = { ledger, ratio, tasks, hash: hashText(hashSeed, ledger.node.name) };
     let at = best.length;
     while (at > 0 && precedes(candidate, best[at - 1])) at--;
     if (at < count) {
@@ -348,11 +386,13 @@ type Obstacle = 'replica' | 'port' | 'memory';
 function whyNodeCannotHost(task: TaskToPlace, ledger: NodeLedger): Obstacle | undefined {
   if (ledger.placements.has(task.name)) return 'replica';
   if (task.port && ledger.ports.has(task.port)) return 'port';
-  // A task without a memory requirement fits even on a node that sticky replicas overcommitted.
-  if (task.memoryMB > 0 && (ledger.committedMB + task.memoryMB) * BYTES_PER_MB > ledger.node.memTotalBytes) {
-    return 'memory';
-  }
+  if (lacksMemory(task, ledger)) return 'memory';
   return undefined;
+}
+
+function lacksMemory(task: TaskToPlace, ledger: NodeLedger): boolean {
+  // A task without a memory requirement fits even on a node that sticky replicas overcommitted.
+  return task.memoryMB > 0 && (ledger.committedMB + task.memoryMB) * BYTES_PER_MB > ledger.node.memTotalBytes;
 }
 
 /** Committed memory over the node's total after adding `extraMB`; a node reporting no memory is full. */
@@ -363,7 +403,10 @@ function committedRatio(ledger: NodeLedger, extraMB: number): number {
 }
 
 function statusOf(task: TaskToPlace, eligible: EligibleNodes, state: ClusterState): TaskStatus {
-  const nodes = [...state.replicasOf(task.name)].map((ledger) => ledger.node.name).sort(compareText);
+  const nodes = state
+    .replicasOf(task.name)
+    .map((ledger) => ledger.node.name)
+    .sort(compareText);
   const unschedulable = Math.max(0, task.replication - nodes.length);
   const reasons = [...eligible.problems];
   if (unschedulable > 0) {
@@ -415,13 +458,20 @@ function plural(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+
+/** The hash state after `${task}/`, so ranking a node for the task hashes only the node's name. */
+function taskHashSeed(task: TaskToPlace): number {
+  return hashText(FNV_OFFSET, `${task.name}/`);
+}
+
 /**
- * FNV-1a (32 bit) of `${task}/${node}`: spreads each task's replicas over equal nodes in its own
- * order, and gives the same order on every leader and every run.
+ * FNV-1a (32 bit) of `text`, continued from `seed`. Nodes are ranked by the hash of `${task}/${node}`,
+ * which spreads each task's replicas over equal nodes in its own order, the same on every leader and
+ * every run; FNV runs left to right, so hashing the node's name from the task's seed gives that hash.
  */
-function pairHash(task: string, node: string): number {
-  const text = `${task}/${node}`;
-  let hash = 0x811c9dc5;
+function hashText(seed: number, text: string): number {
+  let hash = seed;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);

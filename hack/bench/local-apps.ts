@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { makeDataDir, pidsRunning, removeDataDir, startAgent } from '../../test/fixtures/agent.js';
+import { percentile, summarize, writeResult } from './results.js';
 
 const COUNT = Number(process.argv[2] ?? 200);
 const IDLE_WINDOW_MS = 10_000;
@@ -28,10 +29,6 @@ async function cpuTicks(pid: number): Promise<number> {
 async function rssBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
 const dataDir = await makeDataDir();
@@ -70,6 +67,20 @@ try {
     `  idle agent      RSS ${(rss / 1024 / 1024).toFixed(1)} MiB  CPU ${cpuPercent.toFixed(2)} % of one core over ${IDLE_WINDOW_MS / 1000} s`,
   );
   console.log(`  sanity          bench-0 running: ${alive === 1 ? 'yes' : 'NO'}`);
+  await writeResult({
+    name: 'local-apps',
+    command: `node dist/hack/bench/local-apps.js ${COUNT}`,
+    figures: {
+      apps: COUNT,
+      putToRunningMs: summarize(latencies),
+      idleRssMiB: Math.round((rss / 1024 / 1024) * 10) / 10,
+      idleCpuPercentOfOneCore: Math.round(cpuPercent * 100) / 100,
+    },
+    notes: [
+      'PUT /appmesh/app/<name> to the agent reporting the process running (polled every 2 ms), apps put one at a time.',
+      `Idle figures over ${IDLE_WINDOW_MS / 1000} s with all apps running, 2 s after the last start.`,
+    ],
+  });
 } finally {
   await agent.stop('SIGTERM');
   await removeDataDir(dataDir);

@@ -1,7 +1,7 @@
-// Benchmark: the scheduler's pure placement on a large synthetic cluster (10,000 tasks x 1,000 nodes by
-// default). Times a full placement from an empty topology, then the incremental run after one task's
-// replication grows by one. Numbers are printed, not asserted; the input is seeded, so runs compare.
-// Run: node .build-sched/hack/bench/schedule.js [tasks] [nodes]   (or from dist/ after a build)
+// Benchmark: the scheduler's pure placement on synthetic clusters. Times a full placement from an empty
+// topology for 1k/10k/50k tasks on 100/1,000/5,000 nodes (a growth table), then the incremental run after
+// one task's replication grows by one on a placed 10k x 1k cluster. The input is seeded, so runs compare.
+// Run: node dist/hack/bench/schedule.js   (after a build); writes bench/results/schedule.json.
 import { performance } from 'node:perf_hooks';
 import {
   schedule,
@@ -9,10 +9,17 @@ import {
   type SchedulableNode,
   type TaskToPlace,
 } from '../../controllers/scheduler/placement.js';
+import { writeResult } from './results.js';
 
-const TASKS = Number(process.argv[2] ?? 10_000);
-const NODES = Number(process.argv[3] ?? 1_000);
+const TASK_COUNTS = [1_000, 10_000, 50_000] as const;
+const NODE_COUNTS = [100, 1_000, 5_000] as const;
+/** A cell whose first run takes longer is measured once, which keeps the whole run within minutes. */
+const SLOW_CELL_MS = 2_000;
+const RUNS_PER_CELL = 3;
+const INCREMENTAL_RUNS = 7;
 const GB = 1024 ** 3;
+const FIRST_RUN = '2025-01-01T00:00:00.000Z';
+const CHANGE_RUN = '2025-01-01T00:05:00.000Z';
 
 /** mulberry32: a seeded generator, so every run schedules the same cluster. */
 function seededRandom(seed: number): () => number {
@@ -26,14 +33,15 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-const random = seededRandom(42);
-function pick<T>(choices: readonly T[]): T {
+type Random = () => number;
+
+function pick<T>(random: Random, choices: readonly T[]): T {
   const choice = choices[Math.floor(random() * choices.length)];
   if (choice === undefined) throw new Error('pick() needs at least one choice');
   return choice;
 }
 
-function makeNodes(count: number): SchedulableNode[] {
+function makeNodes(random: Random, count: number): SchedulableNode[] {
   return Array.from({ length: count }, (_, i) => {
     const name = `node-${String(i).padStart(4, '0')}`;
     return {
@@ -41,11 +49,11 @@ function makeNodes(count: number): SchedulableNode[] {
       labels: {
         HOST_NAME: name,
         arch: random() < 0.8 ? 'x86_64' : 'aarch64',
-        os_version: pick(['ubuntu-20.04', 'ubuntu-22.04', 'ubuntu-24.04', 'rhel-9.4']),
-        zone: pick(['zone-a', 'zone-b', 'zone-c', 'zone-d']),
-        ...(random() < 0.1 ? { gpu: pick(['a100', 'h100']) } : {}),
+        os_version: pick(random, ['ubuntu-20.04', 'ubuntu-22.04', 'ubuntu-24.04', 'rhel-9.4']),
+        zone: pick(random, ['zone-a', 'zone-b', 'zone-c', 'zone-d']),
+        ...(random() < 0.1 ? { gpu: pick(random, ['a100', 'h100']) } : {}),
       },
-      memTotalBytes: pick([8, 16, 32, 64, 128]) * GB,
+      memTotalBytes: pick(random, [8, 16, 32, 64, 128]) * GB,
       worker: random() < 0.97,
     };
   });
@@ -65,19 +73,29 @@ const CONDITIONS: readonly Readonly<Record<string, string>>[] = [
   { gpu: 'h100', os_version: 'rhel-*' }, // a handful of nodes: ports and memory run out there
 ];
 
-function makeTasks(count: number): Map<string, TaskToPlace> {
+function makeTasks(random: Random, count: number): Map<string, TaskToPlace> {
   const tasks = new Map<string, TaskToPlace>();
   for (let i = 0; i < count; i++) {
     const name = `task-${String(i).padStart(5, '0')}`;
     tasks.set(name, {
       name,
       replication: 1 + Math.floor(random() * 5),
-      memoryMB: random() < 0.002 ? 98_304 : pick([0, 0, 128, 256, 512, 1024, 2048, 4096]),
+      memoryMB: random() < 0.002 ? 98_304 : pick(random, [0, 0, 128, 256, 512, 1024, 2048, 4096]),
       port: random() < 0.2 ? 8000 + Math.floor(random() * 50) : undefined,
-      condition: random() < 0.5 ? {} : pick(CONDITIONS),
+      condition: random() < 0.5 ? {} : pick(random, CONDITIONS),
     });
   }
   return tasks;
+}
+
+/** The nodes, then the tasks, from seed 42: the cell 10k x 1k is the cluster earlier versions measured. */
+function syntheticCluster(
+  taskCount: number,
+  nodeCount: number,
+): { nodes: SchedulableNode[]; tasks: Map<string, TaskToPlace> } {
+  const random = seededRandom(42);
+  const nodes = makeNodes(random, nodeCount);
+  return { nodes, tasks: makeTasks(random, taskCount) };
 }
 
 function counts(result: ScheduleResult): { placed: number; unschedulable: number } {
@@ -96,43 +114,123 @@ function timed<T>(work: () => T): { value: T; ms: number } {
   return { value, ms: performance.now() - started };
 }
 
-const nodes = makeNodes(NODES);
-const tasks = makeTasks(TASKS);
-const desiredReplicas = [...tasks.values()].reduce((sum, task) => sum + task.replication, 0);
-
-const full = timed(() =>
-  schedule({ tasks, frozen: new Set(), nodes, topology: new Map(), now: '2025-01-01T00:00:00.000Z' }),
-);
-
-// Grow one task by a replica, as `appmesh apply` would, and schedule on top of the placed cluster.
-const changedName = 'task-00000';
-const changed = tasks.get(changedName);
-if (!changed) throw new Error(`${changedName} is missing from the generated tasks`);
-const grownTasks = new Map(tasks).set(changedName, { ...changed, replication: changed.replication + 1 });
-const incremental = timed(() =>
-  schedule({
-    tasks: grownTasks,
-    frozen: new Set(),
-    nodes,
-    topology: full.value.topology,
-    now: '2025-01-01T00:05:00.000Z',
-  }),
-);
-
-let movedOrAdded = 0;
-for (const placements of incremental.value.topology.values()) {
-  movedOrAdded += placements.filter((p) => p.schedule_time === '2025-01-01T00:05:00.000Z').length;
+function median(samples: readonly number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  const upper = sorted[middle] ?? NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? NaN) + upper) / 2;
 }
 
-const fullCounts = counts(full.value);
-const incrementalCounts = counts(incremental.value);
-console.log(`schedule benchmark: ${tasks.size} tasks x ${nodes.length} nodes (node ${process.version})`);
-console.log(`  desired replicas  ${desiredReplicas}`);
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+interface GrowthCell {
+  readonly tasks: number;
+  readonly nodes: number;
+  /** Median of `runs` full placements. */
+  readonly ms: number;
+  readonly runs: number;
+  readonly placed: number;
+  readonly unschedulable: number;
+}
+
+/** Full placements from an empty topology: once if the first is slow, else RUNS_PER_CELL times. */
+function measureFullPlacement(
+  taskCount: number,
+  nodeCount: number,
+): { cell: GrowthCell; result: ScheduleResult } {
+  const { nodes, tasks } = syntheticCluster(taskCount, nodeCount);
+  const place = () => schedule({ tasks, frozen: new Set(), nodes, topology: new Map(), now: FIRST_RUN });
+  const first = timed(place);
+  const samples = [first.ms];
+  while (first.ms <= SLOW_CELL_MS && samples.length < RUNS_PER_CELL) samples.push(timed(place).ms);
+  const { placed, unschedulable } = counts(first.value);
+  return {
+    cell: {
+      tasks: taskCount,
+      nodes: nodeCount,
+      ms: round(median(samples)),
+      runs: samples.length,
+      placed,
+      unschedulable,
+    },
+    result: first.value,
+  };
+}
+
+/** Grows one task by a replica, as `appmesh apply` would, and schedules on top of the placed cluster. */
+function measureIncrementalChange(placed: ScheduleResult): {
+  ms: number;
+  samples: number[];
+  newPlacements: number;
+  change: string;
+} {
+  const { nodes, tasks } = syntheticCluster(10_000, 1_000);
+  const changedName = 'task-00000';
+  const changed = tasks.get(changedName);
+  if (!changed) throw new Error(`${changedName} is missing from the generated tasks`);
+  const grownTasks = new Map(tasks).set(changedName, { ...changed, replication: changed.replication + 1 });
+  const samples: number[] = [];
+  let result: ScheduleResult | undefined;
+  for (let run = 0; run < INCREMENTAL_RUNS; run++) {
+    const { value, ms } = timed(() =>
+      schedule({ tasks: grownTasks, frozen: new Set(), nodes, topology: placed.topology, now: CHANGE_RUN }),
+    );
+    samples.push(round(ms));
+    result = value;
+  }
+  let newPlacements = 0;
+  for (const placements of result?.topology.values() ?? []) {
+    newPlacements += placements.filter((p) => p.schedule_time === CHANGE_RUN).length;
+  }
+  return {
+    ms: round(median(samples)),
+    samples,
+    newPlacements,
+    change: `${changedName} replication ${changed.replication} -> ${changed.replication + 1}`,
+  };
+}
+
+console.log(`schedule benchmark (node ${process.version})`);
+console.log('   tasks   nodes        ms  runs   placed  unschedulable');
+const growth: GrowthCell[] = [];
+let tenByOne: ScheduleResult | undefined;
+for (const taskCount of TASK_COUNTS) {
+  for (const nodeCount of NODE_COUNTS) {
+    const { cell, result } = measureFullPlacement(taskCount, nodeCount);
+    growth.push(cell);
+    if (taskCount === 10_000 && nodeCount === 1_000) tenByOne = result;
+    console.log(
+      `${String(cell.tasks).padStart(8)}${String(cell.nodes).padStart(8)}${cell.ms.toFixed(1).padStart(10)}` +
+        `${String(cell.runs).padStart(6)}${String(cell.placed).padStart(9)}${String(cell.unschedulable).padStart(15)}`,
+    );
+  }
+}
+if (!tenByOne)
+  throw new Error('the growth table lacks the 10,000 x 1,000 cell the incremental run builds on');
+const incremental = measureIncrementalChange(tenByOne);
 console.log(
-  `  full placement    ${full.ms.toFixed(1)} ms  placed ${fullCounts.placed}  unschedulable ${fullCounts.unschedulable}`,
+  `incremental (10000 x 1000, ${incremental.change}): median ${incremental.ms.toFixed(1)} ms of ` +
+    `[${incremental.samples.join(', ')}], new placements ${incremental.newPlacements}`,
 );
-console.log(
-  `  incremental       ${incremental.ms.toFixed(1)} ms  placed ${incrementalCounts.placed}  ` +
-    `unschedulable ${incrementalCounts.unschedulable}  new placements ${movedOrAdded} (${changedName} replication ` +
-    `${changed.replication} -> ${changed.replication + 1})`,
-);
+
+const path = await writeResult({
+  name: 'schedule',
+  command: 'node dist/hack/bench/schedule.js',
+  figures: {
+    growth,
+    incremental: {
+      ms: incremental.ms,
+      samples: incremental.samples,
+      newPlacements: incremental.newPlacements,
+    },
+  },
+  notes: [
+    `Full placement from an empty topology, seeded synthetic cluster (seed 42); ms is the median of ` +
+      `${RUNS_PER_CELL} runs, or a single run for a cell whose first run took over ${SLOW_CELL_MS} ms ` +
+      '(runs says which).',
+    `Incremental: ${incremental.change} on the placed 10,000 x 1,000 cluster; ms is the median of ` +
+      `${INCREMENTAL_RUNS} consecutive runs in one process, the first of which includes JIT warm-up.`,
+    'Wall-clock times of one process on the machine below; other work on the host adds noise.',
+  ],
+});
+console.log(`wrote ${path}`);

@@ -20,6 +20,7 @@ import { ConsulClient } from '../consul/client.js';
 import { Consul } from '../consul/consul.js';
 import { ConsulMetrics } from '../consul/metrics.js';
 import type { ConsulConnectionOptions } from '../consul/options.js';
+import type { WatchOptions } from '../consul/watch.js';
 import type { AppState } from '../process/index.js';
 import type { Controller } from '../runtime/controller.js';
 import type { Logger } from '../runtime/logger.js';
@@ -76,10 +77,24 @@ export class ClusterMode {
   readonly peers: PeerDirectory;
   readonly #registrarController: Controller<string>;
   readonly #reporterState = new BehaviorSubject<NodeReporterState>('waiting');
+  /** Given to every controller that watches Consul: empty, or the polling baseline's interval. */
+  readonly #watchOptions: WatchOptions;
 
   constructor(private readonly deps: ClusterModeDeps) {
     const { config, logger, registry } = deps;
     this.consul = Consul.connect(config.consul, { metrics: new ConsulMetrics(registry) });
+    const watchOptions: WatchOptions =
+      config.pollIntervalMs === undefined ? {} : { pollIntervalMs: config.pollIntervalMs };
+    this.#watchOptions = watchOptions;
+    if (config.pollIntervalMs !== undefined || config.reportIntervalMs !== undefined) {
+      logger.warn(
+        'running as the polling baseline for benchmarks, not as recommended (consul.pollInterval / consul.reportInterval)',
+        {
+          pollIntervalMs: config.pollIntervalMs,
+          reportIntervalMs: config.reportIntervalMs,
+        },
+      );
+    }
     const recreations = new Counter({
       name: 'appmesh_session_recreations_total',
       help: 'Consul sessions created to replace a lost one.',
@@ -105,6 +120,7 @@ export class ClusterMode {
           node: config.nodeName,
           sessions: this.sessions.sessions,
           logger: logger.child({ component: 'leader-elector' }),
+          watchOptions,
         })
       : undefined;
     this.leadership = this.elector?.leadership ?? of(false);
@@ -124,6 +140,8 @@ export class ClusterMode {
       }),
       changes: deps.appChanges,
       logger: logger.child({ component: 'node-reporter' }),
+      ...(config.reportIntervalMs === undefined ? {} : { heartbeatMs: config.reportIntervalMs }),
+      watchOptions,
     });
     this.applier = config.isWorker
       ? new TopologyApplier({
@@ -132,6 +150,7 @@ export class ClusterMode {
           node: config.nodeName,
           logger: logger.child({ component: 'topology-applier' }),
           dynamicPorts: new DynamicPortAllocator(config.dynamicPortRange),
+          watchOptions,
         })
       : undefined;
     this.registrar = new ServiceRegistrar({
@@ -165,6 +184,7 @@ export class ClusterMode {
       node: config.nodeName,
       desiredApps: deps.desiredApps,
       logger: logger.child({ component: 'peer-directory' }),
+      watchOptions,
     });
   }
 
@@ -196,6 +216,7 @@ export class ClusterMode {
           metrics,
           registry: this.deps.registry,
           logger: logger.child({ component: 'scheduler' }),
+          watchOptions: this.#watchOptions,
         }),
         { leaderOnly: true },
       );

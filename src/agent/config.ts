@@ -33,6 +33,10 @@ export interface ClusterConfig {
   readonly dynamicPortRange: { readonly from: number; readonly to: number };
   /** How often the ServiceRegistrar compares the local Consul agent's services with the apps. */
   readonly serviceResyncMs: number;
+  /** Benchmark baseline: every watch polls at this interval; undefined = blocking watches. */
+  readonly pollIntervalMs: number | undefined;
+  /** Benchmark baseline: the node report is rewritten at least this often; undefined = only on change. */
+  readonly reportIntervalMs: number | undefined;
 }
 
 export interface AgentConfig {
@@ -94,6 +98,8 @@ const ENV_CONSUL_KEYS: Record<string, keyof ConsulSettings> = {
   APPMESH_LIVENESS_CHECK_INTERVAL: 'livenessCheckInterval',
   APPMESH_DYNAMIC_PORT_RANGE: 'dynamicPortRange',
   APPMESH_SERVICE_RESYNC_INTERVAL: 'serviceResyncInterval',
+  APPMESH_POLL_INTERVAL: 'pollInterval',
+  APPMESH_REPORT_INTERVAL: 'reportInterval',
 };
 const NUMERIC = new Set<keyof AgentConfigFile>(['maxBodyBytes', 'shutdownTimeoutSeconds']);
 
@@ -213,6 +219,18 @@ function seconds(value: number | string | undefined, fallback: number, field: st
   return parsed;
 }
 
+/** An optional interval that, when set, must be more than 0 (a 0 s poll or heartbeat would spin). */
+function optionalIntervalMs(value: number | string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = seconds(value, 0, field);
+  if (parsed <= 0) {
+    throw new Error(
+      `consul.${field}: expected more than 0s (or leave it unset), got ${JSON.stringify(value)}`,
+    );
+  }
+  return parsed * 1000;
+}
+
 async function resolveCluster(
   merged: AgentConfigFile,
   env: NodeJS.ProcessEnv,
@@ -249,6 +267,8 @@ async function resolveCluster(
       `consul.serviceResyncInterval: expected more than 0s and at most 30s (leftover services must go soon), got ${serviceResyncSeconds}s`,
     );
   }
+  const pollIntervalMs = optionalIntervalMs(settings.pollInterval, 'pollInterval');
+  const reportIntervalMs = optionalIntervalMs(settings.reportInterval, 'reportInterval');
   const advertiseHost =
     isLoopback(listen.host) || listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
   return {
@@ -266,6 +286,8 @@ async function resolveCluster(
     labels: merged.node?.labels ?? {},
     dynamicPortRange: parsePortRange(settings.dynamicPortRange ?? '20000-32000'),
     serviceResyncMs: serviceResyncSeconds * 1000,
+    pollIntervalMs,
+    reportIntervalMs,
   };
 }
 

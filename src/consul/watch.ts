@@ -1,6 +1,7 @@
 // Blocking-query watches as RxJS streams. Each watch long-polls one Consul endpoint with
 // `?index=<last>&wait=<w>`, emits only snapshots that differ from the previous one, retries errors with
 // capped exponential backoff (reset after a success), limits churn, and aborts its request on unsubscribe.
+// With `pollIntervalMs` the same loop makes plain reads on a timer instead: a baseline for benchmarks.
 import { isDeepStrictEqual } from 'node:util';
 import {
   BehaviorSubject,
@@ -31,6 +32,11 @@ export interface WatchOptions {
   readonly backoff?: Backoff;
   /** Minimum time between the starts of two requests, so a churning key cannot spin the loop (default 100 ms). */
   readonly minIntervalMs?: number;
+  /**
+   * Poll instead of blocking: a plain read (index 0, no wait) every this many ms, start to start. Only
+   * for measuring blocking watches against a polling baseline; unset (the default) means blocking queries.
+   */
+  readonly pollIntervalMs?: number;
   /** Turns a delay into an observable; injected by tests that must not sleep. */
   readonly delay?: (ms: number) => Observable<unknown>;
   readonly metrics?: ConsulMetrics;
@@ -83,9 +89,17 @@ export function blockingWatch<T>(
   fetch: BlockingFetch<T>,
   options: WatchOptions = {},
 ): Watch<T> {
-  const waitSeconds = options.waitSeconds ?? 300;
+  const { pollIntervalMs } = options;
+  if (pollIntervalMs !== undefined && !(pollIntervalMs > 0)) {
+    throw new RangeError(
+      `watch ${name}: pollIntervalMs must be more than 0 (or unset to block), got ${pollIntervalMs}`,
+    );
+  }
+  const polling = pollIntervalMs !== undefined;
+  const waitSeconds = polling ? 0 : (options.waitSeconds ?? 300);
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
-  const minIntervalMs = options.minIntervalMs ?? 100;
+  // A poll is the blocking loop with the index pinned at 0 and the churn limit stretched to the interval.
+  const minIntervalMs = pollIntervalMs ?? options.minIntervalMs ?? 100;
   const delay = options.delay ?? ((ms: number) => timer(ms));
   const status = new BehaviorSubject<WatchStatus>('connecting');
 
@@ -97,7 +111,7 @@ export function blockingWatch<T>(
       return (pause > 0 ? delay(pause) : of(0)).pipe(
         switchMap((): Observable<Indexed<T>> => {
           lastStart = performance.now();
-          return fromAbortable((signal) => fetch(index, waitSeconds, signal));
+          return fromAbortable((signal) => fetch(polling ? 0 : index, waitSeconds, signal));
         }),
       );
     });

@@ -30,7 +30,8 @@ const PLACEMENTS: readonly { readonly condition?: Record<string, string>; readon
 const SOAK_SECONDS = positiveInteger('APPMESH_SOAK_SECONDS', 60);
 const SEED = positiveInteger('APPMESH_SOAK_SEED', Math.floor(Math.random() * 2 ** 31) + 1);
 /** How long the cluster gets to settle after a burst before the round fails. */
-const QUIET_TIMEOUT_MS = 20_000;
+// Generous: a guard against a cluster that never settles, not a convergence target (the bench measures that).
+const QUIET_TIMEOUT_MS = 45_000;
 /** A settled cluster must still be settled this much later: nothing changes in a quiet period. */
 const STABLE_FOR_MS = 1_000;
 const MAX_LIVE_TASKS = 8;
@@ -322,7 +323,11 @@ describe('soak (random agent faults while tasks change)', function () {
         relapses++;
         heldSince = undefined;
       }
-      if (Date.now() > deadline) throw new Error(dump(log, seen, problems));
+      // At the deadline, invariants that hold right now get their stability wait; failing ones end the run.
+      const hardDeadline = deadline + 3 * STABLE_FOR_MS;
+      if ((Date.now() > deadline && problems.length > 0) || Date.now() > hardDeadline) {
+        throw new Error(dump(log, seen, problems));
+      }
       await new Promise((resolve) => setTimeout(resolve, heldSince === undefined ? 300 : STABLE_FOR_MS));
     }
   }

@@ -9,7 +9,9 @@ import { isRight } from 'fp-ts/lib/Either.js';
 import { BehaviorSubject, Subject, type Subscription } from 'rxjs';
 import { NodeReport } from '../../api/cluster.js';
 import { decodeJson } from '../../api/decode.js';
-import type { Consul } from '../../src/consul/consul.js';
+import { Registry } from 'prom-client';
+import { Consul } from '../../src/consul/consul.js';
+import { ConsulMetrics } from '../../src/consul/metrics.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { NodeReporter, type NodeReporterState } from '../../controllers/node-reporter.js';
 import { SessionManager } from '../../controllers/session-manager.js';
@@ -61,7 +63,10 @@ describe('NodeReporter (real Consul)', function () {
     for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   });
 
-  async function agent(node = 'node-a'): Promise<Agent> {
+  async function agent(
+    node = 'node-a',
+    options: { heartbeatMs?: number; consul?: Consul } = {},
+  ): Promise<Agent> {
     const dataDir = await mkdtemp(join(tmpdir(), 'appmesh-reporter-'));
     dirs.push(dataDir);
     const sessions = new SessionManager({
@@ -90,6 +95,7 @@ describe('NodeReporter (real Consul)', function () {
         changes,
         report: () => created.report,
         logger: silentLogger(),
+        ...options,
       }),
     };
     subscriptions.push(created.reporter.state.subscribe((state) => (created.state = state)));
@@ -126,6 +132,39 @@ describe('NodeReporter (real Consul)', function () {
 
     expect((await read())?.modifyIndex).to.equal(before);
     expect(a.state).to.equal('ok');
+  });
+
+  it('with a heartbeat, rewrites the unchanged report at least that often', async function () {
+    // Consul keeps the ModifyIndex of an identical write, so count the reporter's PUTs instead.
+    const registry = new Registry();
+    const counted = Consul.connect(
+      { address: suite.fixture.address },
+      { metrics: new ConsulMetrics(registry) },
+    );
+    const puts = async () =>
+      (await registry.getSingleMetricAsString('appmesh_consul_requests_total'))
+        .split('\n')
+        .filter((line) => line.includes('method="PUT"'))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    try {
+      const a = await agent('node-a', { heartbeatMs: 300, consul: counted });
+      await waitUntil('state ok', () => a.state === 'ok');
+      const before = await puts();
+      const started = Date.now();
+      await waitUntil('two heartbeat writes', async () => (await puts()) >= before + 2);
+      expect(Date.now() - started).to.be.greaterThan(250); // spaced by the heartbeat, not a burst
+      const entry = await read();
+      expect(entry?.session).to.equal(a.sessions.current);
+      expect(JSON.parse(entry?.value ?? '{}')).to.deep.equal({ ...baseReport('node-a'), leader: false });
+      expect(a.state).to.equal('ok');
+    } finally {
+      // Stopped here rather than in afterEach: the counted client must outlive the reporter.
+      for (const agent of agents.splice(0)) {
+        await agent.reporter.stop();
+        await agent.sessions.stop();
+      }
+      await counted.close();
+    }
   });
 
   it('rewrites the key when the report or the leadership changes', async function () {

@@ -70,4 +70,19 @@ describe('agent config', function () {
     );
     expect(withToken.listenHost).to.equal('0.0.0.0');
   });
+
+  it('blocks and writes on change by default; polls and heartbeats as the benchmark baseline', async function () {
+    const blocking = await loadAgentConfig({ consulAddr: '127.0.0.1:8500', dataDir: dir }, {});
+    expect(blocking.cluster).to.include({ pollIntervalMs: undefined, reportIntervalMs: undefined });
+    const polling = await loadAgentConfig(
+      { consulAddr: '127.0.0.1:8500', dataDir: dir },
+      { APPMESH_POLL_INTERVAL: '5s', APPMESH_REPORT_INTERVAL: '10s' },
+    );
+    expect(polling.cluster).to.include({ pollIntervalMs: 5_000, reportIntervalMs: 10_000 });
+    const zero = (await loadAgentConfig(
+      { consulAddr: '127.0.0.1:8500', dataDir: dir },
+      { APPMESH_POLL_INTERVAL: '0s' },
+    ).catch((e: unknown) => e)) as Error;
+    expect(zero.message).to.contain('consul.pollInterval: expected more than 0s');
+  });
 });

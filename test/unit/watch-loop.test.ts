@@ -1,11 +1,12 @@
 // The blocking-query loop's own rules, driven by a scripted fetch (no sleeping, no Consul):
-// index bookkeeping, snapshot de-duplication, retry with backoff, abort on unsubscribe.
+// index bookkeeping, snapshot de-duplication, retry with backoff, abort on unsubscribe, and polling.
 import { expect } from 'chai';
-import { firstValueFrom, of, take, toArray } from 'rxjs';
+import { firstValueFrom, of, take, toArray, type Observable } from 'rxjs';
 import { blockingWatch, nextIndex, type BlockingFetch, type WatchStatus } from '../../src/consul/watch.js';
 
 interface Call {
   index: number;
+  wait: number;
   signal: AbortSignal;
 }
 
@@ -15,8 +16,8 @@ function scripted<T>(steps: Array<{ index: number; value: T } | Error>): {
   calls: Call[];
 } {
   const calls: Call[] = [];
-  const fetch: BlockingFetch<T> = (index, _wait, signal) => {
-    calls.push({ index, signal });
+  const fetch: BlockingFetch<T> = (index, wait, signal) => {
+    calls.push({ index, wait, signal });
     const step = steps.shift();
     if (step === undefined) return new Promise(() => undefined); // park like a blocking query
     return step instanceof Error ? Promise.reject(step) : Promise.resolve(step);
@@ -121,5 +122,77 @@ describe('blockingWatch', function () {
     await firstValueFrom(watch.snapshots.pipe(take(2), toArray()));
     expect(waits).to.have.length(1);
     expect(waits[0]).to.be.greaterThan(59_000);
+  });
+
+  describe('with pollIntervalMs (the polling baseline)', function () {
+    /** Records every pause the loop asks for, without sleeping. */
+    function recordingDelay(): { delay: (ms: number) => Observable<number>; waits: number[] } {
+      const waits: number[] = [];
+      return {
+        waits,
+        delay: (ms) => {
+          waits.push(ms);
+          return of(0);
+        },
+      };
+    }
+
+    it('makes plain reads (index 0, no wait) however far the index has moved', async function () {
+      const { fetch, calls } = scripted([
+        { index: 10, value: 'a' },
+        { index: 11, value: 'b' },
+        { index: 12, value: 'c' },
+      ]);
+      const { delay } = recordingDelay();
+      const watch = blockingWatch('t', fetch, { pollIntervalMs: 5_000, waitSeconds: 300, delay });
+      await firstValueFrom(watch.snapshots.pipe(take(3), toArray()));
+      expect(calls.map((c) => [c.index, c.wait])).to.deep.equal([
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ]);
+    });
+
+    it('waits the interval between the starts of two reads, and reads at once the first time', async function () {
+      const { fetch, calls } = scripted([
+        { index: 1, value: 1 },
+        { index: 2, value: 2 },
+        { index: 3, value: 3 },
+      ]);
+      const { delay, waits } = recordingDelay();
+      const watch = blockingWatch('t', fetch, { pollIntervalMs: 60_000, minIntervalMs: 0, delay });
+      await firstValueFrom(watch.snapshots.pipe(take(3), toArray()));
+      expect(calls).to.have.length(3);
+      expect(waits).to.have.length(2);
+      for (const ms of waits) expect(ms).to.be.within(59_000, 60_000);
+    });
+
+    it('still emits only snapshots that differ from the previous one', async function () {
+      const { fetch, calls } = scripted([
+        { index: 5, value: { a: 1 } },
+        { index: 5, value: { a: 1 } },
+        { index: 5, value: { a: 1 } },
+        { index: 6, value: { a: 2 } },
+      ]);
+      const { delay } = recordingDelay();
+      const watch = blockingWatch('t', fetch, { pollIntervalMs: 5_000, delay });
+      const values = await firstValueFrom(watch.snapshots.pipe(take(2), toArray()));
+      expect(values).to.deep.equal([{ a: 1 }, { a: 2 }]);
+      expect(calls).to.have.length(4);
+    });
+
+    it('retries a failed read with the backoff, then polls on', async function () {
+      const { fetch, calls } = scripted<string>([new Error('refused'), { index: 1, value: 'up' }]);
+      const { delay, waits } = recordingDelay();
+      const watch = blockingWatch('t', fetch, { pollIntervalMs: 60_000, backoff: () => 250, delay });
+      expect(await firstValueFrom(watch.snapshots)).to.equal('up');
+      expect(calls.map((c) => c.index)).to.deep.equal([0, 0]);
+      expect(waits[0]).to.equal(250);
+    });
+
+    it('rejects an interval that is not positive', function () {
+      const { fetch } = scripted<string>([]);
+      expect(() => blockingWatch('t', fetch, { pollIntervalMs: 0 })).to.throw(RangeError, /pollIntervalMs/);
+    });
   });
 });
