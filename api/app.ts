@@ -19,7 +19,7 @@ import * as t from 'io-ts';
 import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import { CronExpressionParser } from 'cron-parser';
 import { DecodeError, describeValue, reportErrors } from './decode.js';
-import { NonNegativeInt, Port } from './names.js';
+import { AppName, NonNegativeInt, Port } from './names.js';
 import { strictObject } from './strict.js';
 
 /** Values the supervisor uses when the spec leaves a field out. */
@@ -34,21 +34,6 @@ export const appDefaults = {
   serviceCheckTimeoutSeconds: 5,
   serviceDeregisterCriticalAfterSeconds: 60,
 } as const;
-
-// `.` and `..` are excluded: as a KV key segment, URL path segment or file name they mean "here" and
-// "parent", so Consul (Go's path cleaning) and URL parsers would address another key than the name says.
-const NAME_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,128}$/;
-
-interface AppNameBrand {
-  readonly AppName: unique symbol;
-}
-/** A local application's name (also its output file name and REST path segment). */
-export const AppName = t.brand(
-  t.string,
-  (s): s is t.Branded<string, AppNameBrand> => NAME_PATTERN.test(s),
-  'AppName',
-);
-export type AppName = t.TypeOf<typeof AppName>;
 
 export const ExitAction = t.keyof({ standby: null, restart: null, keepalive: null, remove: null });
 export type ExitAction = t.TypeOf<typeof ExitAction>;

@@ -3,7 +3,20 @@ import * as t from 'io-ts';
 
 // `.` and `..` are excluded: as a KV key segment, URL path segment or file name they mean "here" and
 // "parent", so Consul (Go's path cleaning) and URL parsers would address another key than the name says.
+// `.` and `..` are excluded: as a KV key segment, URL path segment or file name they mean "here" and
+// "parent", so Consul (Go's path cleaning) and URL parsers would address another key than the name says.
 const NAME_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,128}$/;
+
+interface AppNameBrand {
+  readonly AppName: unique symbol;
+}
+/** A local application's name (also its output file name and REST path segment). */
+export const AppName = t.brand(
+  t.string,
+  (s): s is t.Branded<string, AppNameBrand> => NAME_PATTERN.test(s),
+  'AppName',
+);
+export type AppName = t.TypeOf<typeof AppName>;
 
 interface NodeNameBrand {
   readonly NodeName: unique symbol;

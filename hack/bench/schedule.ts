@@ -10,6 +10,7 @@ import {
   type TaskToPlace,
 } from '../../controllers/scheduler/placement.js';
 import { writeResult } from './results.js';
+import { seededRandom } from '../../test/fixtures/random.js';
 
 const TASK_COUNTS = [1_000, 10_000, 50_000] as const;
 const NODE_COUNTS = [100, 1_000, 5_000] as const;
@@ -21,17 +22,6 @@ const GB = 1024 ** 3;
 const FIRST_RUN = '2025-01-01T00:00:00.000Z';
 const CHANGE_RUN = '2025-01-01T00:05:00.000Z';
 
-/** mulberry32: a seeded generator, so every run schedules the same cluster. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 

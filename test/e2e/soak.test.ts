@@ -4,6 +4,7 @@
 // (60 in `make test`, 600 in `make soak`).
 import { pidsRunning } from '../fixtures/agent.js';
 import { useCluster, type TestCluster } from '../fixtures/cluster.js';
+import { seededRandom } from '../fixtures/random.js';
 
 const NODES = {
   n1: ['--label', 'zone=east', '--label', 'tier=web-1'],
@@ -56,18 +57,6 @@ function positiveInteger(variable: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 1)
     throw new Error(`${variable} must be a positive integer, got "${text}"`);
   return value;
-}
-
-/** mulberry32: a small, well-mixed 32-bit PRNG; the same seed gives the same soak. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 interface SoakTask {

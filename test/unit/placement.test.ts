@@ -11,6 +11,7 @@ import {
   type TaskToPlace,
   type Topology,
 } from '../../controllers/scheduler/placement.js';
+import { seededRandom } from '../fixtures/random.js';
 
 const GB = 1024 ** 3;
 const MB = 1024 ** 2;
@@ -541,16 +542,4 @@ function shuffle<T>(items: readonly T[], random: () => number): T[] {
     [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
   }
   return copy;
-}
-
-/** mulberry32: a tiny seeded generator, so a failing shuffle can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
