@@ -5,6 +5,7 @@
 // Numbers are printed and written to bench/results/cluster.json, never asserted; every wait is bounded.
 // Run: npx tsc -p tsconfig.json --outDir .build-bench && \
 //      CONSUL_BIN=$(hack/install-consul.sh) node .build-bench/hack/bench/cluster.js
+import { watch, type FSWatcher } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +16,6 @@ import { request } from 'undici';
 import { decodeClusterTask } from '../../api/cluster.js';
 import { applyTask } from '../../src/cli/task-store.js';
 import { parseGoDurationSeconds } from '../../src/consul/session.js';
-import { writeFileAtomic } from '../../src/core/atomic-file.js';
 import { consulBinary, freePorts } from '../../test/fixtures/consul.js';
 import {
   applicationsOf,
@@ -154,19 +154,51 @@ const passingCount = (cluster: TestCluster, service: string, index: number, wait
 const statusWritten = (cluster: TestCluster, task: string, index: number, waitSeconds: number) =>
   cluster.client.kv.get(`${STATUS}/${task}`, { index, waitSeconds });
 
-/** What one atomic data-dir write (temp file, fsync, rename, fsync of the directory) costs on this disk. */
-async function atomicWriteCost(): Promise<Summary> {
-  const dir = await mkdtemp(join(tmpdir(), 'appmesh-bench-fsync-'));
-  try {
-    const samples: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const began = performance.now();
-      await writeFileAtomic(join(dir, 'ledger.json'), JSON.stringify({ i, apps: ['x'.repeat(200)] }));
-      samples.push(performance.now() - began);
-    }
-    return summarize(samples);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+/**
+ * Marker files the convergence tasks' processes create first thing (`touch <dir>/<task>.<node>`), seen
+ * through inotify the moment they appear: "running" is when a process actually ran, not when an agent
+ * said so, and no polling loads the agents while they work.
+ */
+class Markers {
+  readonly #watcher: FSWatcher;
+  readonly #waiting = new Map<string, (at: number) => void>();
+
+  private constructor(readonly dir: string) {
+    this.#watcher = watch(dir, (_event, file) => {
+      const at = performance.now();
+      const task = file?.slice(0, file.lastIndexOf('.'));
+      if (task === undefined) return;
+      this.#waiting.get(task)?.(at);
+      this.#waiting.delete(task);
+    });
+  }
+
+  static async create(): Promise<Markers> {
+    return new Markers(await mkdtemp(join(tmpdir(), 'appmesh-bench-markers-')));
+  }
+
+  /** The shell command that marks the task's start, then becomes `sleep seconds` (so its argv is tracked). */
+  command(task: string, seconds: number): string {
+    return `touch ${this.dir}/${task}.$APPMESH_NODE; exec sleep ${seconds}`;
+  }
+
+  /** Resolves with the time the first marker of `task` appeared; call before applying the task. */
+  first(task: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(task);
+        reject(new Error(`no process of ${task} ran within ${WAIT_MS} ms`));
+      }, WAIT_MS);
+      this.#waiting.set(task, (at) => {
+        clearTimeout(timer);
+        resolve(at);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#watcher.close();
+    await rm(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -178,7 +210,7 @@ interface Convergence {
 }
 
 /** Tasks one at a time: apply, then the status key, the first running copy and all replicas passing. */
-async function measureConvergence(cluster: TestCluster): Promise<Convergence> {
+async function measureConvergence(cluster: TestCluster, markers: Markers): Promise<Convergence> {
   const applyMs: number[] = [];
   const placedMs: number[] = [];
   const runningMs: number[] = [];
@@ -189,6 +221,7 @@ async function measureConvergence(cluster: TestCluster): Promise<Convergence> {
     const name = `conv-${i}`;
     const seconds = nextSleep(cluster);
     used.push(seconds);
+    const ran = markers.first(name);
     const began = performance.now();
     // The watchers start with the apply; their first (non-blocking) reads see nothing yet.
     const placed = blockUntil(
@@ -204,11 +237,10 @@ async function measureConvergence(cluster: TestCluster): Promise<Convergence> {
     await apply(cluster, name, {
       replication: REPLICAS,
       port: ports[i],
-      content: { command: `sleep ${seconds}`, service: { interval: 1 } },
+      content: { command: markers.command(name, seconds), shell: true, service: { interval: 1 } },
     });
     applyMs.push(performance.now() - began);
-    const running = await waitRunning(cluster, name);
-    runningMs.push(running.at - began);
+    runningMs.push((await ran) - began);
     placedMs.push((await placed) - began);
     passingMs.push((await passing) - began);
   }
@@ -500,9 +532,8 @@ try {
   console.log('cluster benchmark: 3 agents on one Consul (dev mode), all on this host');
   console.log(`  node ${process.version}; ${await versionOfConsul()}; cores ${cpus().length}`);
   console.log(`  agents: ${settings.text}`);
-  const atomicWrite = await atomicWriteCost();
-
-  const convergence = await measureConvergence(cluster);
+  const markers = await Markers.create();
+  const convergence = await measureConvergence(cluster, markers).finally(() => markers.close());
   console.log(
     `convergence: ${CONVERGENCE_TASKS} tasks, replication ${REPLICAS}, one at a time, each with its own port and ` +
       `an HTTP check every 1 s; ms from the in-process apply`,
@@ -512,7 +543,6 @@ try {
   console.log(`  ${row('placed (status key written)', convergence.placed)}`);
   console.log(`  ${row('first replica running', convergence.running)}`);
   console.log(`  ${row(`all ${REPLICAS} replicas passing`, convergence.passing)}`);
-  console.log(`  ${row('one atomic data-dir write (2 fsync)', atomicWrite)}`);
 
   console.log('failover (times from sending the signal; each round restarts the agent and removes its task)');
   const failover = await measureFailover(cluster, BUDGET_MS - POLLING_RESERVE_MS - CLEANUP_RESERVE_MS);
@@ -569,13 +599,15 @@ try {
     'Convergence starts at the in-process call of applyTask (src/cli/task-store.ts, what `appmesh apply` ' +
       'uses: a consistent read, then a CAS put), after decoding the spec as the CLI does; Node start-up of ' +
       'the CLI is excluded.',
-    `Running = the first agent listing a cluster copy as running with a pid, polling all three agents' GET ` +
-      `/appmesh/applications every ${POLL_MS} ms (so up to ~${POLL_MS} ms of sampling delay). Placed = a blocking ` +
+    'Running = the first replica process ran: each task is `touch <dir>/<task>.$APPMESH_NODE; exec sleep N` ' +
+      '(shell: true), and the benchmark sees the marker file appear through inotify (fs.watch), so the figure ' +
+      'includes the sh start and no polling loads the agents. Placed = a blocking ' +
       `query on ${STATUS}/<task> returns it (written by the leader together with the topology). Passing = a ` +
       `blocking query on /v1/health/service/<task>?passing returns ${REPLICAS} instances; checks are HTTP to the ` +
       `agent's /appmesh/app/<task>/health every 1 s.`,
     'Path to running: apply (Consul read + write) -> leader scheduler watch -> topology/status txn -> worker ' +
-      'topology watch -> ledger write (atomic, fsyncs) -> spawn -> pid recorded -> listed as running.',
+      'topology watch -> app supervisor -> spawn (sh, touch). The agent records the pid in its process ledger ' +
+      '(a rename without fsync) before it reports the app running.',
     `Failover: ${FAILOVER_ROUNDS} rounds planned per scenario (fewer only if the budget ran out; n says). Worker ` +
       'rounds pin a replication-1 task to the two non-leaders and time until another node runs a new pid. ' +
       'Leader rounds time until a blocking query on the leader key shows another node, then apply a task and ' +
@@ -586,7 +618,7 @@ try {
     name: 'cluster',
     command: 'node dist/hack/bench/cluster.js',
     figures: {
-      convergence: { ...convergence, atomicDataDirWrite: atomicWrite },
+      convergence,
       failover: failoverFigures,
       polling: polling ?? null,
       settings: {

@@ -27,7 +27,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { Manager } from '../runtime/manager.js';
 import type { RuntimeMetrics } from '../runtime/runtime-metrics.js';
 import type { ClusterConfig } from './config.js';
-import { hostLabels, hostResources } from './host-facts.js';
+import { hostLabels, steadyHostResources } from './host-facts.js';
 
 export interface ClusterModeDeps {
   readonly config: ClusterConfig;
@@ -124,6 +124,7 @@ export class ClusterMode {
         })
       : undefined;
     this.leadership = this.elector?.leadership ?? of(false);
+    const resources = steadyHostResources();
     this.reporter = new NodeReporter({
       consul: this.consul,
       prefix: config.prefix,
@@ -133,7 +134,7 @@ export class ClusterMode {
       report: () => ({
         appmesh: config.advertiseUrl,
         label: { ...hostLabels(), ...config.labels, HOST_NAME: config.nodeName },
-        resource: hostResources(),
+        resource: resources(),
         apps: deps.appSummary(),
         version: deps.version,
         worker: config.isWorker,

@@ -83,3 +83,28 @@ export function hostResources(host: HostOs = os): NodeResource {
     mem_free_bytes: roundDown(host.freemem(), MEMORY_GRANULARITY_BYTES),
   };
 }
+
+/** Free memory must move at least this much before a steady reader reports a new value: 5 % of the total, at least 256 MiB. */
+export function freeMemoryHysteresisBytes(totalBytes: number): number {
+  return Math.max(4 * MEMORY_GRANULARITY_BYTES, roundDown(totalBytes / 20, MEMORY_GRANULARITY_BYTES));
+}
+
+/**
+ * hostResources for the node report, with hysteresis on free memory: the value reported last stays until
+ * free memory moved by freeMemoryHysteresisBytes. Free memory drifts across 64 MiB steps all the time,
+ * and each new value would rewrite the report and wake every watch of the nodes prefix (the leader's
+ * scheduler among them); the scheduler places by total memory, so free memory is only informational.
+ */
+export function steadyHostResources(host: HostOs = os): () => NodeResource {
+  let reported: NodeResource | undefined;
+  return () => {
+    const now = hostResources(host);
+    const keep =
+      reported !== undefined &&
+      reported.cpu_cores === now.cpu_cores &&
+      reported.mem_total_bytes === now.mem_total_bytes &&
+      Math.abs(now.mem_free_bytes - reported.mem_free_bytes) < freeMemoryHysteresisBytes(now.mem_total_bytes);
+    if (!keep) reported = now;
+    return reported ?? now;
+  };
+}

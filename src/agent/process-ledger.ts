@@ -2,7 +2,7 @@
 // crash or `kill -9` of the agent, the next start reads it and terminates what the last run left behind
 // (matching the start time, so a reused pid is never touched) before it starts anything.
 import { join } from 'node:path';
-import { readFileIfExists, writeJsonAtomic } from '../core/atomic-file.js';
+import { readFileIfExists, replaceFileSync } from '../core/atomic-file.js';
 import { reapLeftovers, type ProcessRecorder } from '../process/index.js';
 import type { Logger } from '../runtime/logger.js';
 
@@ -21,7 +21,6 @@ function isLedgerEntry(value: unknown): value is LedgerEntry {
 export class ProcessLedger implements ProcessRecorder {
   readonly #path: string;
   readonly #entries = new Map<number, LedgerEntry>();
-  #writes: Promise<void> = Promise.resolve();
 
   constructor(
     dataDir: string,
@@ -59,14 +58,19 @@ export class ProcessLedger implements ProcessRecorder {
     return this.#persist();
   }
 
+  /**
+   * Synchronous and without fsync (replaceFileSync): it sits between spawn and `running`, and the ledger
+   * only matters while the host is up: after a reboot no child of this agent survives, and a stale entry
+   * is never acted on because the start time must match too.
+   */
   #persist(): Promise<void> {
-    const next = this.#writes.then(() => writeJsonAtomic(this.#path, [...this.#entries.values()]));
-    this.#writes = next.catch((err: unknown) => {
-      this.logger.error('could not write the process ledger', {
-        path: this.#path,
-        error: (err as Error).message,
-      });
-    });
-    return next;
+    try {
+      replaceFileSync(this.#path, `${JSON.stringify([...this.#entries.values()], null, 2)}\n`);
+      return Promise.resolve();
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.logger.error('could not write the process ledger', { path: this.#path, error: error.message });
+      return Promise.reject(error);
+    }
   }
 }

@@ -26,7 +26,10 @@ import type { ConsulMetrics } from './metrics.js';
 export type WatchStatus = 'connecting' | 'connected' | 'retrying';
 
 export interface WatchOptions {
-  /** Seconds Consul may hold a blocking query (default 300). */
+  /**
+   * Seconds Consul may hold a blocking query (default 600, Consul's maximum: an idle watch then costs one
+   * request per ~10 minutes).
+   */
   readonly waitSeconds?: number;
   /** Delay before retry n (default 250 ms doubling to 30 s, 20% jitter). */
   readonly backoff?: Backoff;
@@ -96,7 +99,7 @@ export function blockingWatch<T>(
     );
   }
   const polling = pollIntervalMs !== undefined;
-  const waitSeconds = polling ? 0 : (options.waitSeconds ?? 300);
+  const waitSeconds = polling ? 0 : (options.waitSeconds ?? 600);
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   // A poll is the blocking loop with the index pinned at 0 and the churn limit stretched to the interval.
   const minIntervalMs = pollIntervalMs ?? options.minIntervalMs ?? 100;

@@ -1,6 +1,7 @@
 // Reads Linux's /proc for what the supervisor needs about processes it may not be the parent of: a
 // process's start time (which tells a live process from a reused pid), the members of a process group,
 // and the group's memory and CPU use.
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 /** Kernel clock ticks per second in /proc times (USER_HZ, fixed at 100 in Linux's user-space ABI). */
@@ -47,9 +48,21 @@ export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
   return stat === undefined || stat.state === 'Z' ? undefined : stat;
 }
 
-/** /proc/<pid>/stat field 22 (clock ticks after boot); undefined if the process is gone (or a zombie). */
-export async function readProcessStartTime(pid: number): Promise<number | undefined> {
-  return (await readProcStat(pid))?.startTime;
+/**
+ * /proc/<pid>/stat field 22 (clock ticks after boot); undefined if the process is gone (or a zombie).
+ * Read synchronously: procfs is served from kernel memory (a read costs microseconds), and this sits on
+ * the path from spawn to `running`, where an async read queued for tens of ms behind the /proc scans
+ * that occupy libuv's thread pool.
+ */
+export function readProcessStartTime(pid: number): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return Promise.resolve(undefined); // gone, or not ours to read
+  }
+  const stat = parseProcStat(pid, text);
+  return Promise.resolve(stat === undefined || stat.state === 'Z' ? undefined : stat.startTime);
 }
 
 /** Every live (non-zombie) process in /proc. */

@@ -7,6 +7,7 @@ import {
   osVersion,
   parseOsRelease,
   roundDown,
+  steadyHostResources,
   type HostOs,
 } from '../../src/agent/host-facts.js';
 
@@ -26,6 +27,28 @@ function fakeHost(overrides: Partial<HostOs> = {}): HostOs {
 }
 
 describe('host facts', function () {
+  it('reports free memory again only after it moved by 5 % of the total (at least 256 MiB)', function () {
+    let free = 5 * 1024 * MiB;
+    const read = steadyHostResources(fakeHost({ freemem: () => free }));
+    expect(read().mem_free_bytes).to.equal(5 * 1024 * MiB);
+    free += 700 * MiB; // 16 GiB total: the threshold is 5 % = 819.2 MiB, rounded down to 768 MiB
+    expect(read().mem_free_bytes).to.equal(5 * 1024 * MiB);
+    free -= 1400 * MiB; // 700 MiB below the last report: still kept
+    expect(read().mem_free_bytes).to.equal(5 * 1024 * MiB);
+    free = 5 * 1024 * MiB + 800 * MiB;
+    expect(read().mem_free_bytes).to.equal(5 * 1024 * MiB + 768 * MiB);
+    free = 4 * 1024 * MiB;
+    expect(read().mem_free_bytes).to.equal(4 * 1024 * MiB);
+  });
+
+  it('takes a changed total or CPU count at once', function () {
+    let cores = 8;
+    const read = steadyHostResources(fakeHost({ availableParallelism: () => cores }));
+    expect(read().cpu_cores).to.equal(8);
+    cores = 4;
+    expect(read().cpu_cores).to.equal(4);
+  });
+
   it('rounds memory down to 64 MiB, so small changes in free memory do not change the report', function () {
     expect(MEMORY_GRANULARITY_BYTES).to.equal(64 * MiB);
     expect(hostResources(fakeHost())).to.deep.equal({
