@@ -9,6 +9,7 @@ import type { KvEntry } from '../../api/consul.js';
 import { decodeJson } from '../../api/decode.js';
 import { NodeName, TaskName } from '../../api/names.js';
 import { systemClock, type Clock } from '../../src/core/clock.js';
+import { DecodeMemo } from '../../src/core/decode-memo.js';
 import type { Consul } from '../../src/consul/consul.js';
 import { TxnRollbackError } from '../../src/consul/errors.js';
 import { MAX_TXN_OPS, type TxnOp } from '../../src/consul/txn.js';
@@ -65,6 +66,9 @@ export function createScheduler(options: SchedulerOptions): Controller<string> {
 type Kind = 'tasks' | 'nodes' | 'topology' | 'status';
 const KINDS: readonly Kind[] = ['tasks', 'nodes', 'topology', 'status'];
 
+const decodeNodeReport = (raw: string, key: string) => decodeJson(NodeReport, raw, key);
+const decodeNodeTopology = (raw: string, key: string) => decodeJson(NodeTopology, raw, key);
+
 /** A value we wrote, to be used while the watch still shows the entry we replaced (base index 0: absent). */
 interface PendingWrite {
   readonly baseIndex: number;
@@ -92,6 +96,10 @@ class ClusterScheduler implements Reconciler<string> {
   /** Problems already logged, by subject, so a bad value is logged once per change, not per reconcile. */
   readonly #logged = new Map<string, string>();
   readonly #gaugeTasks = new Set<string>();
+  /** Decodes of the last values seen, so a reconcile decodes only what changed. */
+  readonly #decodedTasks = new DecodeMemo<ReturnType<typeof decodeClusterTaskJson>>();
+  readonly #decodedNodes = new DecodeMemo<ReturnType<typeof decodeNodeReport>>();
+  readonly #decodedTopology = new DecodeMemo<ReturnType<typeof decodeNodeTopology>>();
 
   constructor(options: SchedulerOptions) {
     this.#options = options;
@@ -224,7 +232,9 @@ class ClusterScheduler implements Reconciler<string> {
         if (name !== '') this.#logOnce(`task-key:${key}`, 'ignoring a key that is not a task name', { key });
         continue;
       }
-      const decoded = decodeClusterTaskJson(entry.value, name, key);
+      const decoded = this.#decodedTasks.get(key, entry.value ?? '', () =>
+        decodeClusterTaskJson(entry.value, name, key),
+      );
       if (!isLeft(decoded)) {
         const { task } = decoded.right;
         tasks.set(name, {
@@ -247,6 +257,7 @@ class ClusterScheduler implements Reconciler<string> {
         });
       }
     }
+    this.#decodedTasks.sweep();
     for (const name of this.#lastValid.keys()) {
       if (!snapshot.has(this.#prefixes.tasks + name)) {
         this.#lastValid.delete(name);
@@ -262,7 +273,7 @@ class ClusterScheduler implements Reconciler<string> {
     for (const [key, entry] of snapshot) {
       const name = key.slice(this.#prefixes.nodes.length);
       if (!NodeName.is(name)) continue;
-      const report = decodeJson(NodeReport, entry.value ?? '', key);
+      const report = this.#decodedNodes.get(key, entry.value ?? '', (raw) => decodeNodeReport(raw, key));
       if (isLeft(report)) {
         this.#logOnce(`node:${name}`, 'node report is invalid; treating the node as absent', {
           node: name,
@@ -278,6 +289,7 @@ class ClusterScheduler implements Reconciler<string> {
         worker: report.right.worker ?? true,
       });
     }
+    this.#decodedNodes.sweep();
     return nodes;
   }
 
@@ -285,9 +297,11 @@ class ClusterScheduler implements Reconciler<string> {
   #readTopology(stored: ReadonlyMap<string, string>): Topology {
     const topology = new Map<string, readonly Placement[]>();
     for (const [node, value] of stored) {
-      const decoded = decodeJson(NodeTopology, value, this.#prefixes.topology + node);
+      const key = this.#prefixes.topology + node;
+      const decoded = this.#decodedTopology.get(key, value, (raw) => decodeNodeTopology(raw, key));
       topology.set(node, isLeft(decoded) ? [] : decoded.right);
     }
+    this.#decodedTopology.sweep();
     return topology;
   }
 
