@@ -16,8 +16,9 @@ node_modules/.package-lock.json: package-lock.json
 
 install: node_modules/.package-lock.json ## install dependencies (npm ci)
 
-build: install ## compile TypeScript to dist/
+build: install ## compile TypeScript to dist/ (the agent, the CLI, the tests and the web UI)
 	rm -rf dist && node_modules/.bin/tsc -p tsconfig.json
+	node_modules/.bin/tsc -p src/ui/tsconfig.json && cp src/ui/*.html src/ui/*.css dist/src/ui/
 
 lint: install ## eslint + prettier check
 	node_modules/.bin/eslint .
@@ -25,6 +26,7 @@ lint: install ## eslint + prettier check
 
 typecheck: install ## type-check without emitting
 	node_modules/.bin/tsc -p tsconfig.json --noEmit
+	node_modules/.bin/tsc -p src/ui/tsconfig.json --noEmit
 
 # The suites, run on what `build` produced (built once per `make test`).
 RUN_UNIT = $(MOCHA) 'dist/test/unit/**/*.test.js'

@@ -2,6 +2,7 @@
 // and hands their lifecycles to the Manager. Stand-alone mode: local apps only, managed over REST.
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BehaviorSubject, combineLatest, merge, of, Subject, type Subscription } from 'rxjs';
 import type { AppSpec } from '../../api/app.js';
@@ -17,12 +18,13 @@ import { createLogger, type Logger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
 import { createMetricsRegistry } from '../runtime/metrics.js';
 import { RuntimeMetrics } from '../runtime/runtime-metrics.js';
-import { ClusterMode } from './cluster-mode.js';
+import type { ClusterMode } from './cluster-mode.js';
 import type { AgentConfig } from './config.js';
 import { HttpServer, type Route } from './http-server.js';
 import { LocalAppStore } from './local-apps.js';
 import { ProcessLedger } from './process-ledger.js';
-import { restApiRoutes } from './rest-api.js';
+import { appViews, restApiRoutes } from './rest-api.js';
+import { uiRoutes } from './ui-routes.js';
 
 const APP_STATES = [
   'disabled',
@@ -107,24 +109,27 @@ export class Agent {
     const listenHost =
       config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
     const apiUrl = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${config.listenPort}`;
-    const cluster: ClusterMode | undefined = config.cluster
-      ? new ClusterMode({
-          config: config.cluster,
-          dataDir: config.dataDir,
-          healthUrl: `${apiUrl}/healthz`,
-          apiUrl,
-          desiredApps: desired,
-          currentApps: () => desired.value,
-          appState: (name) => supervisor.status(name)?.state,
-          appStatusChanges: supervisorChanges,
-          version: VERSION,
-          registry,
-          metrics: runtimeMetrics,
-          logger,
-          appSummary: () => appSummary(desired.value, (name) => supervisor.status(name)),
-          appChanges: merge(desired, supervisorChanges),
-        })
-      : undefined;
+    // Imported only in cluster mode: a stand-alone agent never loads the Consul client or the controllers.
+    const clusterModule = config.cluster ? await import('./cluster-mode.js') : undefined;
+    const cluster: ClusterMode | undefined =
+      config.cluster && clusterModule
+        ? new clusterModule.ClusterMode({
+            config: config.cluster,
+            dataDir: config.dataDir,
+            healthUrl: `${apiUrl}/healthz`,
+            apiUrl,
+            desiredApps: desired,
+            currentApps: () => desired.value,
+            appState: (name) => supervisor.status(name)?.state,
+            appStatusChanges: supervisorChanges,
+            version: VERSION,
+            registry,
+            metrics: runtimeMetrics,
+            logger,
+            appSummary: () => appSummary(desired.value, (name) => supervisor.status(name)),
+            appChanges: merge(desired, supervisorChanges),
+          })
+        : undefined;
     let reportedClash = '';
     const reportClash = (names: string[]) => {
       const key = names.join(',');
@@ -234,6 +239,14 @@ export class Agent {
           supervisor,
           desired: () => desired.value,
           ...(cluster !== undefined ? { peers: (name: string) => cluster.peers.peers(name) } : {}),
+        }),
+        ...uiRoutes({
+          node: config.cluster?.nodeName ?? hostname(),
+          version: VERSION,
+          tokenRequired: config.apiToken !== undefined,
+          apps: () => appViews({ desired: () => desired.value, supervisor }),
+          appChanges: merge(desired, supervisorChanges),
+          ...(cluster !== undefined ? { cluster: cluster.view } : {}),
         }),
       ],
       apiToken: config.apiToken,

@@ -26,6 +26,7 @@ import type { Controller } from '../runtime/controller.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Manager } from '../runtime/manager.js';
 import type { RuntimeMetrics } from '../runtime/runtime-metrics.js';
+import { ClusterView } from './cluster-view.js';
 import type { ClusterConfig } from './config.js';
 import { hostLabels, steadyHostResources } from './host-facts.js';
 
@@ -75,6 +76,8 @@ export class ClusterMode {
   readonly leadership: Observable<boolean>;
   readonly registrar: ServiceRegistrar;
   readonly peers: PeerDirectory;
+  /** What the web UI and `GET /appmesh/cluster/*` show; its watches run only while someone looks. */
+  readonly view: ClusterView;
   readonly #registrarController: Controller<string>;
   readonly #reporterState = new BehaviorSubject<NodeReporterState>('waiting');
   /** Given to every controller that watches Consul: empty, or the polling baseline's interval. */
@@ -187,6 +190,7 @@ export class ClusterMode {
       logger: logger.child({ component: 'peer-directory' }),
       watchOptions,
     });
+    this.view = new ClusterView({ consul: this.consul, prefix: config.prefix, watchOptions });
   }
 
   /** Cluster-owned apps for this node (empty on a non-worker). */
@@ -233,6 +237,7 @@ export class ClusterMode {
 
   /** Closes the Consul connection pool (after the manager stopped everything). */
   async close(): Promise<void> {
+    this.view.stop();
     this.#reporterState.complete();
     await this.consul.close();
   }

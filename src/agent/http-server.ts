@@ -2,15 +2,29 @@
 // bearer-token checks for mutations, and a bounded, connection-closing shutdown.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { Subscription, type Observable } from 'rxjs';
 import type { Logger } from '../runtime/logger.js';
 import type { Runnable } from '../runtime/manager.js';
 
 export interface Reply {
   readonly status: number;
-  /** A string is sent as text/plain; anything else as JSON. */
+  /** A string is sent as text/plain, a Buffer as is (set its content-type); anything else as JSON. */
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Server-sent events instead of a body: each value is written as `event:`/`data:` (JSON) until the
+   * client goes away, the stream completes, or the server stops.
+   */
+  readonly events?: Observable<ServerEvent>;
 }
+
+export interface ServerEvent {
+  readonly event: string;
+  readonly data: unknown;
+}
+
+/** A comment line on idle event streams, so proxies and browsers keep them open. */
+const EVENT_STREAM_KEEPALIVE_MS = 25_000;
 
 export interface RouteRequest {
   readonly params: Readonly<Record<string, string>>;
@@ -70,6 +84,8 @@ export class HttpServer implements Runnable {
   readonly name = 'http';
   readonly #routes: CompiledRoute[];
   readonly #server: Server;
+  /** Open event streams, ended at stop() (they never finish on their own). */
+  readonly #streams = new Set<() => void>();
   #address: { host: string; port: number } | undefined;
 
   constructor(private readonly options: HttpServerOptions) {
@@ -106,6 +122,7 @@ export class HttpServer implements Runnable {
   }
 
   stop(): Promise<void> {
+    for (const end of [...this.#streams]) end();
     return new Promise((resolve) => {
       if (!this.#server.listening) {
         resolve();
@@ -148,7 +165,9 @@ export class HttpServer implements Runnable {
       body = await readJsonBody(req, this.options.maxBodyBytes);
       const match = route.pattern.exec(path);
       const params = Object.fromEntries(route.names.map((name, i) => [name, match?.[i + 1] ?? '']));
-      send(res, await route.handle({ params, query: url.searchParams, body }));
+      const reply = await route.handle({ params, query: url.searchParams, body });
+      if (reply.events) this.#stream(res, reply.status, reply.events, reply.headers);
+      else send(res, reply);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       send(res, {
@@ -156,6 +175,43 @@ export class HttpServer implements Runnable {
         body: { error: err.message, ...(err.details ? { details: err.details } : {}) },
       });
     }
+  }
+
+  #stream(
+    res: ServerResponse,
+    status: number,
+    events: Observable<ServerEvent>,
+    headers: Readonly<Record<string, string>> = {},
+  ): void {
+    res.writeHead(status, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    // `retry`: how soon a browser's EventSource reconnects after the agent restarts.
+    res.write(': appmesh events\nretry: 2000\n\n');
+    // Owns the events subscription; added to below, so an end before that still unsubscribes it.
+    const subscription = new Subscription();
+    let ended = false;
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), EVENT_STREAM_KEEPALIVE_MS);
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearInterval(keepalive);
+      subscription.unsubscribe();
+      this.#streams.delete(end);
+      if (!res.writableEnded) res.end();
+    };
+    this.#streams.add(end);
+    res.once('close', end);
+    subscription.add(
+      events.subscribe({
+        next: ({ event, data }) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+        error: end,
+        complete: end,
+      }),
+    );
   }
 
   #authorized(req: IncomingMessage): boolean {
@@ -209,8 +265,10 @@ async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknow
 
 function send(res: ServerResponse, reply: Reply): void {
   const headers: Record<string, string> = { ...reply.headers };
-  let payload = '';
-  if (reply.body !== undefined) {
+  let payload: string | Buffer = '';
+  if (Buffer.isBuffer(reply.body)) {
+    payload = reply.body;
+  } else if (reply.body !== undefined) {
     if (typeof reply.body === 'string') {
       payload = reply.body;
       headers['content-type'] ??= 'text/plain; charset=utf-8';

@@ -16,15 +16,30 @@ export interface RestApiDeps {
   readonly peers?: (name: string) => string[] | undefined;
 }
 
+/** An app as the API shows it: its spec, owner and status; undefined when no such app is desired. */
+export function appView(
+  deps: Pick<RestApiDeps, 'desired' | 'supervisor'>,
+  name: string,
+): Record<string, unknown> | undefined {
+  const desired = deps.desired().get(name);
+  if (!desired) return undefined;
+  const { name: _ignored, ...status } = deps.supervisor.status(name) ?? { name, state: 'pending' };
+  return { ...desired.spec, owner: desired.owner, ...status };
+}
+
+/** Every desired app, sorted by name, as `GET /appmesh/applications` lists them. */
+export function appViews(deps: Pick<RestApiDeps, 'desired' | 'supervisor'>): Array<Record<string, unknown>> {
+  const views: Array<Record<string, unknown>> = [];
+  for (const name of [...deps.desired().keys()].sort()) {
+    const view = appView(deps, name);
+    if (view) views.push(view);
+  }
+  return views;
+}
+
 export function restApiRoutes(deps: RestApiDeps): Route[] {
   const { store, supervisor } = deps;
-
-  const view = (name: string) => {
-    const desired = deps.desired().get(name);
-    if (!desired) return undefined;
-    const { name: _ignored, ...status } = supervisor.status(name) ?? { name, state: 'pending' };
-    return { ...desired.spec, owner: desired.owner, ...status };
-  };
+  const view = (name: string) => appView(deps, name);
 
   const requireLocal = (name: string): AppSpec => {
     const desired = deps.desired().get(name);
@@ -47,7 +62,7 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
       method: 'GET',
       path: '/appmesh/applications',
       mutation: false,
-      handle: () => ({ status: 200, body: [...deps.desired().keys()].sort().map(view) }),
+      handle: () => ({ status: 200, body: appViews(deps) }),
     },
     {
       method: 'GET',
