@@ -63,7 +63,7 @@ dev-consul: build ## start a dev Consul on 127.0.0.1:8500 and watch the appmesh 
 	$(WITH_CONSUL) hack/dev-consul.sh
 
 bench: build ## run every benchmark, write bench/results/*.json and bench/REPORT.md
-	@set -e; for b in schedule local-apps cluster idle fleet; do \
+	@set -e; for b in schedule local-apps cluster idle fleet ui; do \
 	  [ -e "dist/hack/bench/$$b.js" ] || continue; echo "== $$b"; $(WITH_CONSUL) node "dist/hack/bench/$$b.js"; done
 	node dist/hack/bench/report.js
 

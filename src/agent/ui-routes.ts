@@ -22,8 +22,8 @@ export interface UiRoutesDeps {
   readonly assetsDir?: string;
 }
 
-/** At most this many events a second per stream and kind: 200 apps flapping must not flood a browser. */
-const EVENT_THROTTLE_MS = 250;
+/** At most 10 events a second per stream and kind: 200 apps flapping must not flood a browser. */
+const EVENT_THROTTLE_MS = 100;
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
