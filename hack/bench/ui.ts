@@ -3,11 +3,11 @@
 // the table (server-sent events), and the main thread's long tasks (> 50 ms) while apps restart
 // continuously. Numbers are printed and written to bench/results/ui.json, never asserted.
 // Run: make bench   (or: node dist/hack/bench/ui.js [count])
-import { execa } from 'execa';
 import { chromium, type Page } from 'playwright-core';
 import { request } from 'undici';
 import { makeDataDir, pidsRunning, removeDataDir, startAgent } from '../../test/fixtures/agent.js';
-import { REPO_ROOT, summarize, writeResult } from './results.js';
+import { CHROMIUM_ARGS, findChromium } from '../../test/fixtures/chromium.js';
+import { summarize, writeResult } from './results.js';
 
 const COUNT = Number(process.argv[2] ?? 200);
 const LOAD_RUNS = 5;
@@ -15,16 +15,6 @@ const RESTART_SAMPLES = 20;
 const CHURN_MS = 10_000;
 const CHURN_RESTARTS_PER_SECOND = 20;
 const SLEEP_BASE = 300_000;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 async function call(url: string, method: 'GET' | 'PUT' | 'POST', body?: unknown): Promise<unknown> {
   const response = await request(url, { method, body: body === undefined ? null : JSON.stringify(body) });
@@ -38,15 +28,15 @@ const HARNESS = { bypassCSP: true } as const;
 const ALL_ROWS = `document.querySelectorAll('table[data-testid="apps"] tr[data-app]').length === ${COUNT}`;
 const rows = (page: Page) => page.locator('table[data-testid="apps"] tr[data-app]').count();
 
-const found = await execa(`${REPO_ROOT}/hack/install-chromium.sh`, { reject: false, timeout: 600_000 });
-if (found.exitCode !== 0) {
-  console.log(`ui benchmark: skipped, no Chromium (${found.stderr.trim()})`);
+const found = await findChromium();
+if ('missing' in found) {
+  console.log(`ui benchmark: skipped, no Chromium (${found.missing})`);
   process.exit(0);
 }
 
 const dataDir = await makeDataDir();
 const agent = await startAgent({ dataDir, env: { APPMESH_LOG_LEVEL: 'warn' } });
-const browser = await chromium.launch({ executablePath: found.stdout.trim(), args: CHROMIUM_ARGS });
+const browser = await chromium.launch({ executablePath: found.path, args: [...CHROMIUM_ARGS] });
 try {
   for (let i = 0; i < COUNT; i++) {
     await call(`${agent.url}/appmesh/app/ui-${String(i).padStart(3, '0')}`, 'PUT', {
@@ -128,7 +118,7 @@ try {
   const load = summarize(loadMs);
   const restart = summarize(restartMs);
   const longest = Math.max(0, ...longTasks);
-  console.log(`ui benchmark: ${COUNT} apps, Debian Chromium headless (${found.stdout.trim()})`);
+  console.log(`ui benchmark: ${COUNT} apps, Debian Chromium headless (${found.path})`);
   console.log(`  page weight (html+js+css)         ${(pageBytes / 1024).toFixed(1)} KiB`);
   console.log(`  load -> ${COUNT} rows                  p50 ${load.p50} ms  max ${load.max} ms  (n=${load.n})`);
   console.log(`  restart -> new pid in the table   p50 ${restart.p50} ms  p95 ${restart.p95} ms  (n=${restart.n})`);

@@ -8,10 +8,10 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { execa } from 'execa';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { request } from 'undici';
 import { startAgent, type AgentProcess } from '../fixtures/agent.js';
+import { CHROMIUM_ARGS, findChromium } from '../fixtures/chromium.js';
 import { startCluster, type TestCluster } from '../fixtures/cluster.js';
 import { eventually } from '../fixtures/eventually.js';
 
@@ -20,23 +20,6 @@ const SCREENSHOTS = resolve(ROOT, process.env['APPMESH_TEST_OUTPUT'] ?? '.test-r
 const TOKEN = 'ui-test-token-7f3a';
 /** Generous bounds against hangs only; the page updates within a second. */
 const UI_WAIT_MS = 15_000;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-async function chromiumPath(): Promise<string | { skip: string }> {
-  const found = await execa(resolve(ROOT, 'hack/install-chromium.sh'), { reject: false, timeout: 600_000 });
-  const path = found.stdout.trim();
-  return found.exitCode === 0 && path !== '' ? path : { skip: found.stderr.trim() || 'no Chromium' };
-}
-
 async function api(agent: AgentProcess, method: string, path: string, body?: unknown): Promise<unknown> {
   const response = await request(`${agent.url}${path}`, {
     method: method as 'GET',
@@ -56,13 +39,17 @@ describe('web UI in headless Chromium', function () {
   let browser: Browser | undefined;
 
   before(async function () {
-    const path = await chromiumPath();
-    if (typeof path !== 'string') {
-      console.log(`    skipping the web UI tests: ${path.skip}`);
+    const found = await findChromium();
+    if ('missing' in found) {
+      console.log(`    skipping the web UI tests: ${found.missing}`);
       this.skip();
     }
     await mkdir(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: path, args: CHROMIUM_ARGS, timeout: 60_000 });
+    browser = await chromium.launch({
+      executablePath: found.path,
+      args: [...CHROMIUM_ARGS],
+      timeout: 60_000,
+    });
   });
 
   after(async function () {
