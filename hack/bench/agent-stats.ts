@@ -96,7 +96,7 @@ export interface AgentSnapshot {
   readonly codes: ReadonlyMap<string, number>;
   /** CPU seconds so far. */
   readonly cpu: number;
-  readonly rss: number;
+  readonly memory: ResidentMemory;
 }
 
 /** Snapshots of every agent, taken concurrently, by node name. */
@@ -105,17 +105,17 @@ export async function snapshotAgents(
 ): Promise<Map<string, AgentSnapshot>> {
   const entries = await Promise.all(
     [...agents].map(async ([node, agent]) => {
-      const [samples, cpu, rss] = await Promise.all([
+      const [samples, cpu, memory] = await Promise.all([
         scrapeMetrics(agent.url),
         cpuSeconds(agent.pid),
-        rssBytes(agent.pid),
+        residentMemory(agent.pid),
       ]);
       const snapshot: AgentSnapshot = {
         samples,
         requests: consulRequestsBy(samples),
         codes: consulRequestsBy(samples, 'code'),
         cpu,
-        rss,
+        memory,
       };
       return [node, snapshot] as const;
     }),
@@ -146,9 +146,21 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND; // utime + stime
 }
 
-export async function rssBytes(pid: number): Promise<number> {
+/**
+ * VmRSS and its two parts. File-backed pages are mostly the node binary's code and read-only data, the
+ * same pages in every node process on the host; anonymous pages are the V8 heap, malloc'd memory
+ * (buffers, native allocations, per-thread arenas), JIT code and stacks.
+ */
+export interface ResidentMemory {
+  readonly rss: number;
+  readonly anonymous: number;
+  readonly fileBacked: number;
+}
+
+export async function residentMemory(pid: number): Promise<ResidentMemory> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: field('VmRSS'), anonymous: field('RssAnon'), fileBacked: field('RssFile') };
 }
 
 /** Live (non-zombie) `sleep <n>` processes with `from <= n < to`, in one /proc scan. */

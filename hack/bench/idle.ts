@@ -48,6 +48,9 @@ interface AgentCost {
   readonly requestsPerMinute: number;
   readonly cpuPercent: number;
   readonly rss: number;
+  /** The parts of `rss`: anonymous (V8 heap, malloc, stacks) and file-backed (the node binary). */
+  readonly rssAnonymous: number;
+  readonly rssFileBacked: number;
   readonly heapUsed: number;
   readonly heapTotal: number;
   readonly external: number;
@@ -78,7 +81,9 @@ function costs(
       requests,
       requestsPerMinute: (total(requests) / windowMs) * 60_000,
       cpuPercent: b ? ((a.cpu - b.cpu) / (windowMs / 1000)) * 100 : NaN,
-      rss: a.rss,
+      rss: a.memory.rss,
+      rssAnonymous: a.memory.anonymous,
+      rssFileBacked: a.memory.fileBacked,
       heapUsed: gauge(a.samples, 'appmesh_nodejs_heap_size_used_bytes'),
       heapTotal: gauge(a.samples, 'appmesh_nodejs_heap_size_total_bytes'),
       external: gauge(a.samples, 'appmesh_nodejs_external_memory_bytes'),
@@ -158,12 +163,13 @@ function printVariant(result: VariantResult): void {
     `\n${result.label}: ${TASK_COUNT} tasks x ${REPLICATION} replicas on 3 agents, ${result.services} Consul ` +
       `service(s) registered; window ${(result.windowMs / 1000).toFixed(1)} s after ${STEADY_MS / 1000} s of steady state`,
   );
-  console.log('  node  req/min  CPU %   RSS        heap used  heap total  external');
+  console.log('  node  req/min  CPU %   RSS        anon       file       heap used  heap total  external');
   for (const a of result.agents) {
     console.log(
       `  ${a.node}${a.leader ? '*' : ' '} ${a.requestsPerMinute.toFixed(1).padStart(8)} ${a.cpuPercent
         .toFixed(2)
-        .padStart(6)}   ${mb(a.rss).padEnd(10)} ${mb(a.heapUsed).padEnd(10)} ${mb(a.heapTotal).padEnd(11)} ` +
+        .padStart(6)}   ${mb(a.rss).padEnd(10)} ${mb(a.rssAnonymous).padEnd(10)} ${mb(a.rssFileBacked).padEnd(10)} ` +
+        `${mb(a.heapUsed).padEnd(10)} ${mb(a.heapTotal).padEnd(11)} ` +
         mb(a.external),
     );
   }
@@ -191,8 +197,10 @@ function goalMisses(result: VariantResult): string[] {
     if (a.rss >= GOAL_RSS_BYTES)
       misses.push(
         `${a.node}: RSS ${mb(a.rss)}, ${mb(a.rss - GOAL_RSS_BYTES)} over the goal of ${mb(GOAL_RSS_BYTES)}; ` +
-          `V8 heap ${mb(a.heapTotal)} allocated (${mb(a.heapUsed)} used), external ${mb(a.external)}, ` +
-          `the rest (${mb(a.rss - a.heapTotal - a.external)}) is code, stacks and the Node runtime`,
+          `file-backed ${mb(a.rssFileBacked)} (the node binary's pages, shared by every node process), ` +
+          `anonymous ${mb(a.rssAnonymous)}: V8 heap ${mb(a.heapTotal)} allocated (${mb(a.heapUsed)} used), ` +
+          `external ${mb(a.external)}, the rest (${mb(a.rssAnonymous - a.heapTotal - a.external)}) is native ` +
+          'memory (malloc, including per-thread arenas; WebAssembly code; stacks)',
       );
   }
   return misses;
@@ -212,6 +220,8 @@ const figuresOf = (result: VariantResult) => ({
         ),
         cpuPercent: Math.round(a.cpuPercent * 100) / 100,
         rssBytes: a.rss,
+        rssAnonymousBytes: a.rssAnonymous,
+        rssFileBackedBytes: a.rssFileBacked,
         heapUsedBytes: a.heapUsed,
         heapTotalBytes: a.heapTotal,
         externalBytes: a.external,
@@ -267,8 +277,9 @@ const notes = [
   `Per agent over a ${WINDOW_MS / 1000} s window that starts ${STEADY_MS / 1000} s after all replicas ran; ` +
     'requests are the change in appmesh_consul_requests_total, which counts a request when it completes: a ' +
     'blocking query (wait 5 min) parked across the window counts only if it returns inside it.',
-  'CPU % is utime+stime from /proc/<pid>/stat over the window (of one core); RSS is VmRSS at its end; heap ' +
-    'and external memory are the agent’s prom-client default metrics.',
+  'CPU % is utime+stime from /proc/<pid>/stat over the window (of one core); RSS is VmRSS at its end, split ' +
+    'into RssAnon and RssFile from /proc/<pid>/status; heap and external memory are the agent’s prom-client ' +
+    'default metrics.',
   `The polling baseline is the same agent with ${Object.entries(POLLING_ENV)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ')} (plain reads instead of blocking watches; node report rewritten every 10 s).`,

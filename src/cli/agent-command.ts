@@ -1,13 +1,15 @@
 // `appmesh agent`: loads the configuration, starts the agent and runs until SIGTERM/SIGINT, then shuts
 // down cleanly (apps stopped, nothing left behind) and exits 0.
 import { Agent } from '../agent/agent.js';
-import { checkConsulTls } from '../agent/cluster-mode.js';
 import { loadAgentConfig, type AgentFlags } from '../agent/config.js';
 
 export async function agentCommand(flags: AgentFlags): Promise<void> {
   const config = await loadAgentConfig(flags);
   // Before anything is built, so a wrong CA or a missing client certificate is a one-line exit 1.
-  if (config.cluster) await checkConsulTls(config.cluster.consul);
+  if (config.cluster) {
+    const { checkConsulTls } = await import('../agent/cluster-mode.js');
+    await checkConsulTls(config.cluster.consul);
+  }
   const agent = await Agent.create(config);
   await agent.start();
   agent.logger.info('agent started', {

@@ -1,26 +1,19 @@
 #!/usr/bin/env node
 // The `appmesh` command: the agent itself, and kubectl-style verbs over the cluster (Consul KV) and over
 // one agent's local apps. Exit codes: 0 success, 1 failure, 2 usage; errors are one line on stderr.
+// Each command's module is imported when the command runs, so a long-running `appmesh agent` does not keep
+// the client commands' code (manifests, diff, tables, output formats) in memory.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { AgentFlags } from '../agent/config.js';
 import { parseGoDurationSeconds } from '../consul/session.js';
-import { agentCommand } from './agent-command.js';
-import { applyCommand, type ApplyOutputFormat, type DryRun } from './apply-command.js';
+import type { AgentClientOptions } from './agent-client.js';
+import type { ApplyOutputFormat, DryRun } from './apply-command.js';
 import type { ClusterOutputFormat } from './cluster-output.js';
-import { deleteFromFilesCommand, deleteTasksCommand } from './delete-command.js';
-import { describeTaskCommand } from './describe-command.js';
-import { diffCommand } from './diff-command.js';
-import { getClusterCommand, type ClusterResource } from './get-command.js';
-import { agentClientOptions, type GlobalOptions } from './global-options.js';
-import {
-  deleteAppCommand,
-  getAppsCommand,
-  logsCommand,
-  restartAppCommand,
-  type OutputFormat,
-} from './local-commands.js';
-import { ManifestError } from './manifests.js';
-import { watchCommand } from './watch.js';
+import type { ClusterResource } from './get-command.js';
+import type { GlobalOptions } from './global-options.js';
+import type { OutputFormat } from './local-commands.js';
+import { ManifestError } from './manifest-error.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -45,6 +38,12 @@ function examples(...lines: string[]): string {
 /** The options of the command and of every command above it (the global flags live on the program). */
 function globalsOf(command: Command): GlobalOptions {
   return command.optsWithGlobals();
+}
+
+/** The agent API settings (`--agent`, `--agent-token-file`) of the command. */
+async function agentClientOf(command: Command): Promise<AgentClientOptions> {
+  const { agentClientOptions } = await import('./global-options.js');
+  return agentClientOptions(globalsOf(command));
 }
 
 /** A command that reports failure by resolving false: exit 1, its errors already printed. */
@@ -103,7 +102,8 @@ program
       'appmesh agent --config manifests/agent.yaml',
     ),
   )
-  .action((flags: Parameters<typeof agentCommand>[0], command: Command) => {
+  .action(async (flags: AgentFlags, command: Command) => {
+    const { agentCommand } = await import('./agent-command.js');
     // The global Consul flags apply to the agent too (over its config file and APPMESH_* variables).
     const g = globalsOf(command);
     const tls = {
@@ -160,7 +160,8 @@ program
         output?: ApplyOutputFormat;
       },
       command: Command,
-    ) =>
+    ) => {
+      const { applyCommand } = await import('./apply-command.js');
       failUnless(
         await applyCommand(
           {
@@ -172,7 +173,8 @@ program
           },
           globalsOf(command),
         ),
-      ),
+      );
+    },
   );
 
 program
@@ -183,9 +185,10 @@ program
     'after',
     examples('appmesh diff -f manifests/examples/', 'appmesh diff -f web.yaml && echo up to date'),
   )
-  .action(async (options: { filename: string[] }, command: Command) =>
-    failUnless(!(await diffCommand(options.filename, globalsOf(command)))),
-  );
+  .action(async (options: { filename: string[] }, command: Command) => {
+    const { diffCommand } = await import('./diff-command.js');
+    failUnless(!(await diffCommand(options.filename, globalsOf(command))));
+  });
 
 const get = program
   .command('get')
@@ -218,11 +221,14 @@ for (const [resource, alias, description] of clusterResources) {
       ),
     )
     .action(
-      (
+      async (
         name: string | undefined,
         options: { output: ClusterOutputFormat; watch: boolean },
         command: Command,
-      ) => getClusterCommand(resource, name, options, globalsOf(command)),
+      ) => {
+        const { getClusterCommand } = await import('./get-command.js');
+        await getClusterCommand(resource, name, options, globalsOf(command));
+      },
     );
 }
 
@@ -232,9 +238,10 @@ get
   .description('list the apps on one agent (--agent)')
   .addOption(clusterOutput())
   .addHelpText('after', examples('appmesh get apps --agent http://127.0.0.1:6061 -o json'))
-  .action((options: { output: OutputFormat }, command: Command) =>
-    getAppsCommand({ ...agentClientOptions(globalsOf(command)), output: options.output }),
-  );
+  .action(async (options: { output: OutputFormat }, command: Command) => {
+    const { getAppsCommand } = await import('./local-commands.js');
+    await getAppsCommand({ ...(await agentClientOf(command)), output: options.output });
+  });
 
 program
   .command('describe')
@@ -243,9 +250,10 @@ program
   .description('a task’s spec, placements, each replica’s node/pid/health/restarts, and status messages')
   .argument('<name>')
   .addHelpText('after', examples('appmesh describe task web'))
-  .action((name: string, _options: unknown, command: Command) =>
-    describeTaskCommand(name, globalsOf(command)),
-  );
+  .action(async (name: string, _options: unknown, command: Command) => {
+    const { describeTaskCommand } = await import('./describe-command.js');
+    await describeTaskCommand(name, globalsOf(command));
+  });
 
 const del = program
   .command('delete')
@@ -263,6 +271,7 @@ const del = program
   .action(async (options: { filename?: string[]; ignoreNotFound: boolean }, command: Command) => {
     if (options.filename === undefined)
       command.error('error: name what to delete: -f FILE, `task NAME...` or `app NAME`');
+    const { deleteFromFilesCommand } = await import('./delete-command.js');
     failUnless(await deleteFromFilesCommand(options.filename, options, globalsOf(command)));
   });
 
@@ -273,6 +282,7 @@ del
   .argument('<name...>')
   .action(async (names: string[], _options: unknown, command: Command) => {
     const globals = globalsOf(command) as GlobalOptions & { ignoreNotFound?: boolean };
+    const { deleteTasksCommand } = await import('./delete-command.js');
     failUnless(await deleteTasksCommand(names, { ignoreNotFound: globals.ignoreNotFound === true }, globals));
   });
 
@@ -280,9 +290,10 @@ del
   .command('app')
   .description('delete a local app from the agent (--agent)')
   .argument('<name>')
-  .action((name: string, _options: unknown, command: Command) =>
-    deleteAppCommand(name, agentClientOptions(globalsOf(command))),
-  );
+  .action(async (name: string, _options: unknown, command: Command) => {
+    const { deleteAppCommand } = await import('./local-commands.js');
+    await deleteAppCommand(name, await agentClientOf(command));
+  });
 
 program
   .command('restart')
@@ -290,9 +301,10 @@ program
   .command('app')
   .description('restart a local app on the agent now')
   .argument('<name>')
-  .action((name: string, _options: unknown, command: Command) =>
-    restartAppCommand(name, agentClientOptions(globalsOf(command))),
-  );
+  .action(async (name: string, _options: unknown, command: Command) => {
+    const { restartAppCommand } = await import('./local-commands.js');
+    await restartAppCommand(name, await agentClientOf(command));
+  });
 
 program
   .command('logs')
@@ -300,16 +312,20 @@ program
   .argument('<name>')
   .option('-f, --follow', 'keep printing new output', false)
   .addHelpText('after', examples('appmesh logs hello -f --agent http://127.0.0.1:6061'))
-  .action((name: string, options: { follow: boolean }, command: Command) =>
-    logsCommand(name, { ...agentClientOptions(globalsOf(command)), follow: options.follow }),
-  );
+  .action(async (name: string, options: { follow: boolean }, command: Command) => {
+    const { logsCommand } = await import('./local-commands.js');
+    await logsCommand(name, { ...(await agentClientOf(command)), follow: options.follow });
+  });
 
 program
   .command('watch')
   .description('stream the KV entries under a prefix as JSON lines, one per change (Ctrl-C to stop)')
   .argument('[prefix]', 'KV prefix to watch', 'appmesh/')
   .addHelpText('after', examples('appmesh watch appmesh/cluster/status/'))
-  .action((prefix: string, _options: unknown, command: Command) => watchCommand(prefix, globalsOf(command)));
+  .action(async (prefix: string, _options: unknown, command: Command) => {
+    const { watchCommand } = await import('./watch.js');
+    await watchCommand(prefix, globalsOf(command));
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -8,9 +8,12 @@ import * as t from 'io-ts';
 import { parseAllDocuments } from 'yaml';
 import { decodeAppSpec, type AppSpec } from '../../api/app.js';
 import { decodeClusterTask } from '../../api/cluster.js';
-import { decode, DecodeError, describeValue } from '../../api/decode.js';
+import { decode, describeValue } from '../../api/decode.js';
 import { Manifest } from '../../api/manifest.js';
 import { TaskName } from '../../api/names.js';
+import { ManifestError } from './manifest-error.js';
+
+export { ManifestError };
 
 interface ManifestOrigin {
   /** `FILE` or `FILE:doc N` (when the file holds several documents), as messages show it. */
@@ -176,15 +179,4 @@ export async function loadManifests(
   }
   if (problems.length > 0) throw new ManifestError(problems);
   return decoded;
-}
-
-/** Every problem of a manifest set; each line already names its file, document and field path. */
-export class ManifestError extends DecodeError {
-  /** The closing line: how many problems, and that nothing was written. */
-  readonly summary: string;
-  constructor(problems: readonly string[]) {
-    super('manifest', problems);
-    this.summary = `${problems.length} problem${problems.length === 1 ? '' : 's'} in the manifests; nothing was written`;
-    this.message = [...problems, this.summary].join('\n');
-  }
 }
