@@ -17,10 +17,23 @@
 // - Defaults are not filled in here: a decoded spec stays the user's spec; see `appDefaults`.
 import * as t from 'io-ts';
 import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as CronParser } from 'cron-parser';
 import { DecodeError, describeValue, reportErrors } from './decode.js';
 import { AppName, NonNegativeInt, Port } from './names.js';
 import { strictObject } from './strict.js';
+
+/**
+ * cron-parser (with luxon, ~1 MiB of heap) is loaded on the first cron expression rather than with the
+ * codecs: most agents never see one, and decoding stays synchronous (it is CommonJS, so require works).
+ */
+let cronParser: typeof CronParser | undefined;
+function cron(): typeof CronParser {
+  cronParser ??= (
+    createRequire(import.meta.url)('cron-parser') as { CronExpressionParser: typeof CronParser }
+  ).CronExpressionParser;
+  return cronParser;
+}
 
 /** Values the supervisor uses when the spec leaves a field out. */
 export const appDefaults = {
@@ -117,7 +130,7 @@ export function cronProblem(expression: string): string | undefined {
     return `a cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first), not ${fields.length}`;
   }
   try {
-    CronExpressionParser.parse(expression.trim()).next();
+    cron().parse(expression.trim()).next();
     return undefined;
   } catch (err) {
     return (err as Error).message;
@@ -127,7 +140,8 @@ export function cronProblem(expression: string): string | undefined {
 /** The first time strictly after `afterMs` that the cron expression names (local time), if any. */
 export function nextCronTime(expression: string, afterMs: number): number | undefined {
   try {
-    return CronExpressionParser.parse(expression.trim(), { currentDate: new Date(afterMs) })
+    return cron()
+      .parse(expression.trim(), { currentDate: new Date(afterMs) })
       .next()
       .getTime();
   } catch {

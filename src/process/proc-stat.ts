@@ -2,7 +2,7 @@
 // process's start time (which tells a live process from a reused pid), the members of a process group,
 // and the group's memory and CPU use.
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
 
 /** Kernel clock ticks per second in /proc times (USER_HZ, fixed at 100 in Linux's user-space ABI). */
 const TICKS_PER_SECOND = 100;
@@ -32,12 +32,31 @@ export function parseProcStat(pid: number, text: string): ProcStat | undefined {
   return { pid, state, pgrp, cpuTicks: field(14) + field(15) + field(16) + field(17), startTime };
 }
 
+/**
+ * /proc/<pid>/stat and status are a few hundred bytes to ~1.5 KiB. fs.readFile reads files of unknown
+ * size (procfs reports 0) into a 64 KiB buffer each time, which with a scan of every process twice a
+ * second made tens of MB of short-lived external memory; one small read per file does not.
+ */
+const PROC_READ_BYTES = 4000;
+
 async function readTextIfPresent(path: string): Promise<string | undefined> {
+  let file: FileHandle | undefined;
   try {
-    return await readFile(path, 'utf8');
+    file = await open(path, 'r');
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(PROC_READ_BYTES);
+      const { bytesRead } = await file.read(buffer, 0, PROC_READ_BYTES, null);
+      chunks.push(buffer.subarray(0, bytesRead));
+      // procfs hands over the whole file in one read when it fits; a short read is its end.
+      if (bytesRead < PROC_READ_BYTES) break;
+    }
+    return Buffer.concat(chunks).toString('utf8');
   } catch {
     // The process is gone (ENOENT/ESRCH) or not ours to read: either way there is nothing to report.
     return undefined;
+  } finally {
+    await file?.close().catch(() => undefined);
   }
 }
 
