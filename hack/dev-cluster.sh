@@ -72,6 +72,7 @@ cat <<EOT
 
 dev cluster is running (data in $workdir; Ctrl-C stops everything and removes it):
   Consul UI:      http://127.0.0.1:$port/ui
+  appmesh web UI: http://127.0.0.1:6061/ui/  http://127.0.0.1:6062/ui/  http://127.0.0.1:6063/ui/
   agent metrics:  http://127.0.0.1:6061/metrics  http://127.0.0.1:6062/metrics  http://127.0.0.1:6063/metrics
   try:            node $main --consul-addr 127.0.0.1:$port get tasks -o wide --watch
                   node $main --consul-addr 127.0.0.1:$port describe task web
