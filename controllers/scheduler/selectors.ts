@@ -43,13 +43,17 @@ export function compileSelector(condition: Condition): CompiledSelector {
       if (compiled.problem !== undefined) problems.push(`condition ${label}: ${compiled.problem}`);
       return { label, matches: compiled.matches };
     });
-  const selector = (labels: Labels): boolean =>
-    entries.every(({ label, matches }) => {
+  // A loop, not `entries.every(...)`: the scheduler calls this for every node and condition, and a
+  // callback closing over `labels` would be allocated on each call.
+  const selector = (labels: Labels): boolean => {
+    for (const { label, matches } of entries) {
       // hasOwn: a label named e.g. `constructor` must not find Object.prototype's member.
       if (!Object.hasOwn(labels, label)) return false;
       const value = labels[label];
-      return typeof value === 'string' && matches(value);
-    });
+      if (typeof value !== 'string' || !matches(value)) return false;
+    }
+    return true;
+  };
   return Object.assign(selector, { problems });
 }
 

@@ -1,6 +1,7 @@
 // Benchmark: the scheduler's pure placement on synthetic clusters. Times a full placement from an empty
 // topology for 1k/10k/50k tasks on 100/1,000/5,000 nodes (a growth table), then the incremental run after
-// one task's replication grows by one on a placed 10k x 1k cluster. The input is seeded, so runs compare.
+// one task's replication grows by one on a placed 10k x 1k cluster, and the same runs once more right
+// after (the JIT warmed, as in a controller that has been running). The input is seeded, so runs compare.
 // Run: node dist/hack/bench/schedule.js   (after a build); writes bench/results/schedule.json.
 import { performance } from 'node:perf_hooks';
 import {
@@ -10,7 +11,7 @@ import {
   type TaskToPlace,
 } from '../../controllers/scheduler/placement.js';
 import { writeResult } from './results.js';
-import { seededRandom } from '../../test/fixtures/random.js';
+import { pick, seededRandom, type Random } from '../../test/fixtures/random.js';
 
 const TASK_COUNTS = [1_000, 10_000, 50_000] as const;
 const NODE_COUNTS = [100, 1_000, 5_000] as const;
@@ -23,13 +24,6 @@ const FIRST_RUN = '2025-01-01T00:00:00.000Z';
 const CHANGE_RUN = '2025-01-01T00:05:00.000Z';
 
 
-type Random = () => number;
-
-function pick<T>(random: Random, choices: readonly T[]): T {
-  const choice = choices[Math.floor(random() * choices.length)];
-  if (choice === undefined) throw new Error('pick() needs at least one choice');
-  return choice;
-}
 
 function makeNodes(random: Random, count: number): SchedulableNode[] {
   return Array.from({ length: count }, (_, i) => {
@@ -147,11 +141,20 @@ function measureFullPlacement(
   };
 }
 
-/** Grows one task by a replica, as `appmesh apply` would, and schedules on top of the placed cluster. */
-function measureIncrementalChange(placed: ScheduleResult): {
+interface IncrementalFigure {
+  /** Median of `samples`. */
   ms: number;
   samples: number[];
   newPlacements: number;
+}
+
+/**
+ * Grows one task by a replica, as `appmesh apply` would, and schedules on top of the placed cluster:
+ * INCREMENTAL_RUNS times (the figure), then as many times again (the warm figure).
+ */
+function measureIncrementalChange(placed: ScheduleResult): {
+  cold: IncrementalFigure;
+  warm: IncrementalFigure;
   change: string;
 } {
   const { nodes, tasks } = syntheticCluster(10_000, 1_000);
@@ -159,23 +162,26 @@ function measureIncrementalChange(placed: ScheduleResult): {
   const changed = tasks.get(changedName);
   if (!changed) throw new Error(`${changedName} is missing from the generated tasks`);
   const grownTasks = new Map(tasks).set(changedName, { ...changed, replication: changed.replication + 1 });
-  const samples: number[] = [];
-  let result: ScheduleResult | undefined;
-  for (let run = 0; run < INCREMENTAL_RUNS; run++) {
-    const { value, ms } = timed(() =>
-      schedule({ tasks: grownTasks, frozen: new Set(), nodes, topology: placed.topology, now: CHANGE_RUN }),
-    );
-    samples.push(round(ms));
-    result = value;
-  }
-  let newPlacements = 0;
-  for (const placements of result?.topology.values() ?? []) {
-    newPlacements += placements.filter((p) => p.schedule_time === CHANGE_RUN).length;
-  }
+  const measure = (): IncrementalFigure => {
+    const samples: number[] = [];
+    let result: ScheduleResult | undefined;
+    for (let run = 0; run < INCREMENTAL_RUNS; run++) {
+      const { value, ms } = timed(() =>
+        schedule({ tasks: grownTasks, frozen: new Set(), nodes, topology: placed.topology, now: CHANGE_RUN }),
+      );
+      samples.push(round(ms));
+      result = value;
+    }
+    let newPlacements = 0;
+    for (const placements of result?.topology.values() ?? []) {
+      newPlacements += placements.filter((p) => p.schedule_time === CHANGE_RUN).length;
+    }
+    return { ms: round(median(samples)), samples, newPlacements };
+  };
+  const cold = measure();
   return {
-    ms: round(median(samples)),
-    samples,
-    newPlacements,
+    cold,
+    warm: measure(),
     change: `${changedName} replication ${changed.replication} -> ${changed.replication + 1}`,
   };
 }
@@ -197,29 +203,32 @@ for (const taskCount of TASK_COUNTS) {
 }
 if (!tenByOne)
   throw new Error('the growth table lacks the 10,000 x 1,000 cell the incremental run builds on');
-const incremental = measureIncrementalChange(tenByOne);
-console.log(
-  `incremental (10000 x 1000, ${incremental.change}): median ${incremental.ms.toFixed(1)} ms of ` +
-    `[${incremental.samples.join(', ')}], new placements ${incremental.newPlacements}`,
-);
+const { cold: incremental, warm: incrementalWarm, change } = measureIncrementalChange(tenByOne);
+for (const [label, figure] of [
+  ['incremental', incremental],
+  ['incremental, warm', incrementalWarm],
+] as const) {
+  console.log(
+    `${label} (10000 x 1000, ${change}): median ${figure.ms.toFixed(1)} ms of ` +
+      `[${figure.samples.join(', ')}], new placements ${figure.newPlacements}`,
+  );
+}
 
 const path = await writeResult({
   name: 'schedule',
   command: 'node dist/hack/bench/schedule.js',
   figures: {
     growth,
-    incremental: {
-      ms: incremental.ms,
-      samples: incremental.samples,
-      newPlacements: incremental.newPlacements,
-    },
+    incremental,
+    incrementalWarm,
   },
   notes: [
     `Full placement from an empty topology, seeded synthetic cluster (seed 42); ms is the median of ` +
       `${RUNS_PER_CELL} runs, or a single run for a cell whose first run took over ${SLOW_CELL_MS} ms ` +
       '(runs says which).',
-    `Incremental: ${incremental.change} on the placed 10,000 x 1,000 cluster; ms is the median of ` +
+    `Incremental: ${change} on the placed 10,000 x 1,000 cluster; ms is the median of ` +
       `${INCREMENTAL_RUNS} consecutive runs in one process, the first of which includes JIT warm-up.`,
+    `Incremental, warm: the same change, the median of the ${INCREMENTAL_RUNS} runs right after those.`,
     'Wall-clock times of one process on the machine below; other work on the host adds noise.',
   ],
 });
