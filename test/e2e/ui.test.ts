@@ -39,6 +39,8 @@ describe('web UI in headless Chromium', function () {
   let browser: Browser | undefined;
 
   before(async function () {
+    // A machine without Chromium installs Debian's package first (bounded by the script's own timeout).
+    this.timeout(660_000);
     const found = await findChromium();
     if ('missing' in found) {
       console.log(`    skipping the web UI tests: ${found.missing}`);
