@@ -4,7 +4,6 @@ import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { parse as parseYaml } from 'yaml';
 import {
   AgentConfigFile,
   type ConsulSettings,
@@ -135,6 +134,8 @@ async function readConfigFile(path: string): Promise<AgentConfigFile> {
   } catch (err) {
     throw new Error(`config file ${path} could not be read: ${(err as Error).message}`);
   }
+  // Imported here: an agent started without a config file never loads the YAML parser.
+  const { parse: parseYaml } = await import('yaml');
   let parsed: unknown;
   try {
     parsed = parseYaml(text) ?? {};
