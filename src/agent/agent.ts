@@ -109,27 +109,27 @@ export class Agent {
     const listenHost =
       config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
     const apiUrl = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${config.listenPort}`;
+    // What the node report and the UI's event stream follow: any change of the desired apps or their status.
+    const appChanges = merge(desired, supervisorChanges);
     // Imported only in cluster mode: a stand-alone agent never loads the Consul client or the controllers.
-    const clusterModule = config.cluster ? await import('./cluster-mode.js') : undefined;
-    const cluster: ClusterMode | undefined =
-      config.cluster && clusterModule
-        ? new clusterModule.ClusterMode({
-            config: config.cluster,
-            dataDir: config.dataDir,
-            healthUrl: `${apiUrl}/healthz`,
-            apiUrl,
-            desiredApps: desired,
-            currentApps: () => desired.value,
-            appState: (name) => supervisor.status(name)?.state,
-            appStatusChanges: supervisorChanges,
-            version: VERSION,
-            registry,
-            metrics: runtimeMetrics,
-            logger,
-            appSummary: () => appSummary(desired.value, (name) => supervisor.status(name)),
-            appChanges: merge(desired, supervisorChanges),
-          })
-        : undefined;
+    const cluster: ClusterMode | undefined = config.cluster
+      ? new (await import('./cluster-mode.js')).ClusterMode({
+          config: config.cluster,
+          dataDir: config.dataDir,
+          healthUrl: `${apiUrl}/healthz`,
+          apiUrl,
+          desiredApps: desired,
+          currentApps: () => desired.value,
+          appState: (name) => supervisor.status(name)?.state,
+          appStatusChanges: supervisorChanges,
+          version: VERSION,
+          registry,
+          metrics: runtimeMetrics,
+          logger,
+          appSummary: () => appSummary(desired.value, (name) => supervisor.status(name)),
+          appChanges,
+        })
+      : undefined;
     let reportedClash = '';
     const reportClash = (names: string[]) => {
       const key = names.join(',');
@@ -245,7 +245,7 @@ export class Agent {
           version: VERSION,
           tokenRequired: config.apiToken !== undefined,
           apps: () => appViews({ desired: () => desired.value, supervisor }),
-          appChanges: merge(desired, supervisorChanges),
+          appChanges,
           ...(cluster !== undefined ? { cluster: cluster.view } : {}),
         }),
       ],

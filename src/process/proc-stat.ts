@@ -60,11 +60,15 @@ async function readTextIfPresent(path: string): Promise<string | undefined> {
   }
 }
 
-/** The process's /proc/<pid>/stat, or undefined if it no longer exists or is a zombie. */
-export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
-  const text = await readTextIfPresent(`/proc/${pid}/stat`);
+/** The parsed stat of a live process: undefined for no text (gone), text that does not parse, or a zombie. */
+function liveStat(pid: number, text: string | undefined): ProcStat | undefined {
   const stat = text === undefined ? undefined : parseProcStat(pid, text);
   return stat === undefined || stat.state === 'Z' ? undefined : stat;
+}
+
+/** The process's /proc/<pid>/stat, or undefined if it no longer exists or is a zombie. */
+export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+  return liveStat(pid, await readTextIfPresent(`/proc/${pid}/stat`));
 }
 
 /**
@@ -74,14 +78,13 @@ export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
  * that occupy libuv's thread pool.
  */
 export function readProcessStartTime(pid: number): Promise<number | undefined> {
-  let text: string;
+  let text: string | undefined;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return Promise.resolve(undefined); // gone, or not ours to read
+    text = undefined; // gone, or not ours to read
   }
-  const stat = parseProcStat(pid, text);
-  return Promise.resolve(stat === undefined || stat.state === 'Z' ? undefined : stat.startTime);
+  return Promise.resolve(liveStat(pid, text)?.startTime);
 }
 
 /** Every live (non-zombie) process in /proc. */
