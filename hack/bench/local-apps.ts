@@ -4,7 +4,13 @@
 // Run: make bench   (or: node dist/hack/bench/local-apps.js [count])
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
-import { makeDataDir, pidsRunning, removeDataDir, startAgent } from '../../test/fixtures/agent.js';
+import {
+  authHeaders,
+  makeDataDir,
+  pidsRunning,
+  removeDataDir,
+  startAgent,
+} from '../../test/fixtures/agent.js';
 import { percentile, summarize, writeResult } from './results.js';
 
 const COUNT = Number(process.argv[2] ?? 200);
@@ -16,7 +22,11 @@ async function json(
   method: 'GET' | 'PUT' = 'GET',
   body?: unknown,
 ): Promise<{ status: number; data: unknown }> {
-  const response = await request(url, { method, body: body === undefined ? null : JSON.stringify(body) });
+  const response = await request(url, {
+    method,
+    headers: { ...authHeaders(agent), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
   const text = await response.body.text();
   return { status: response.statusCode, data: text ? (JSON.parse(text) as unknown) : undefined };
 }

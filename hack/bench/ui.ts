@@ -5,7 +5,13 @@
 // Run: make bench   (or: node dist/hack/bench/ui.js [count])
 import { chromium, type Page } from 'playwright-core';
 import { request } from 'undici';
-import { makeDataDir, pidsRunning, removeDataDir, startAgent } from '../../test/fixtures/agent.js';
+import {
+  authHeaders,
+  makeDataDir,
+  pidsRunning,
+  removeDataDir,
+  startAgent,
+} from '../../test/fixtures/agent.js';
 import { CHROMIUM_ARGS, findChromium } from '../../test/fixtures/chromium.js';
 import { summarize, writeResult } from './results.js';
 
@@ -17,7 +23,11 @@ const CHURN_RESTARTS_PER_SECOND = 20;
 const SLEEP_BASE = 300_000;
 
 async function call(url: string, method: 'GET' | 'PUT' | 'POST', body?: unknown): Promise<unknown> {
-  const response = await request(url, { method, body: body === undefined ? null : JSON.stringify(body) });
+  const response = await request(url, {
+    method,
+    headers: { ...authHeaders(agent), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
   const text = await response.body.text();
   if (response.statusCode >= 300) throw new Error(`${method} ${url}: ${response.statusCode} ${text}`);
   return text ? (JSON.parse(text) as unknown) : undefined;

@@ -12,7 +12,14 @@ import {
   type ConsulClusterServer,
   type ConsulFixture,
 } from '../fixtures/consul.js';
-import { makeDataDir, pidsRunning, removeDataDir, startAgent, type AgentProcess } from '../fixtures/agent.js';
+import {
+  applicationsOf,
+  makeDataDir,
+  pidsRunning,
+  removeDataDir,
+  startAgent,
+  type AgentProcess,
+} from '../fixtures/agent.js';
 import { eventually, waitUntil } from '../fixtures/eventually.js';
 
 const NODES = ['n1', 'n2', 'n3'] as const;
@@ -70,8 +77,7 @@ interface AppView {
 }
 
 async function runningApps(agent: AgentProcess): Promise<Map<string, number>> {
-  const response = await request(`${agent.url}/appmesh/applications`);
-  const apps = (await response.body.json()) as AppView[];
+  const apps = (await applicationsOf(agent)) as AppView[];
   return new Map(
     apps.filter((a) => a.state === 'running' && a.pid !== undefined).map((a) => [a.name, a.pid ?? 0]),
   );

@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { request } from 'undici';
+import { request as undiciRequest } from 'undici';
 import type { AgentServiceWire, HealthServiceEntryWire } from '../../api/consul.js';
-import { applicationsOf, pidsRunning, type AgentProcess } from '../fixtures/agent.js';
+import { applicationsOf, authHeaders, pidsRunning, type AgentProcess } from '../fixtures/agent.js';
 import { useCluster } from '../fixtures/cluster.js';
 import { eventually, waitUntil } from '../fixtures/eventually.js';
 
@@ -39,6 +39,22 @@ describe('services (real Consul, three agents)', function () {
     return Object.values(all)
       .filter((service) => service.Meta?.appmesh_node !== undefined)
       .sort((a, b) => a.ID.localeCompare(b.ID));
+  }
+
+  /** undici's request, with the API token of the agent the URL points at. */
+  function request(
+    url: string,
+    options: {
+      method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
+      body?: string;
+      headers?: Record<string, string>;
+    } = {},
+  ) {
+    const agent = [...cluster.agents.values()].find((a) => url.startsWith(`${a.url}/`));
+    return undiciRequest(url, {
+      ...options,
+      headers: { ...options.headers, ...(agent === undefined ? {} : authHeaders(agent)) },
+    });
   }
 
   async function get(url: string): Promise<{ status: number; text: string }> {

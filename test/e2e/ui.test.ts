@@ -23,7 +23,7 @@ const UI_WAIT_MS = 15_000;
 async function api(agent: AgentProcess, method: string, path: string, body?: unknown): Promise<unknown> {
   const response = await request(`${agent.url}${path}`, {
     method: method as 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.body.text();

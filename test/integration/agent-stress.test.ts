@@ -6,8 +6,7 @@ import { expect } from 'chai';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { request } from 'undici';
-import { pidsRunning, removeDataDir, startAgent, type AgentProcess } from '../fixtures/agent.js';
+import { callAgent, pidsRunning, removeDataDir, startAgent, type AgentProcess } from '../fixtures/agent.js';
 import { eventually } from '../fixtures/eventually.js';
 import { delay } from '../fixtures/process.js';
 
@@ -88,11 +87,8 @@ const everyArgv = [
 ];
 
 async function call(agent: AgentProcess, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown) {
-  const response = await request(`${agent.url}${path}`, {
-    method,
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  return { status: response.statusCode, text: await response.body.text() };
+  const response = await callAgent(agent, method, path, body);
+  return { status: response.status, text: response.text };
 }
 
 async function app(agent: AgentProcess, name: string): Promise<AppView> {
