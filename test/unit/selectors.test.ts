@@ -1,7 +1,14 @@
 // Task conditions against node labels: exact values, whole-value globs, anchored `/regex/`, missing
 // labels, and invalid regular expressions, which match nothing and are reported instead of thrown.
+// Nodes choose their label values, so matching must stay linear: catastrophic patterns are timed, and
+// glob and regex answers are checked against the backtracking RegExp versions they replaced.
 import { expect } from 'chai';
-import { compileSelector, matchesSelector } from '../../controllers/scheduler/selectors.js';
+import fc from 'fast-check';
+import {
+  compileSelector,
+  matchesSelector,
+  MAX_REGEX_PROGRAM_SIZE,
+} from '../../controllers/scheduler/selectors.js';
 
 const web1 = { HOST_NAME: 'web-1', arch: 'x86_64', os_version: 'ubuntu-22.04' };
 
@@ -89,5 +96,145 @@ describe('compileSelector', function () {
     const selector = compileSelector({ HOST_NAME: '/web-[13]/' });
     const hosts = ['web-1', 'web-2', 'web-3', 'web-1', 'web-4'].map((HOST_NAME) => selector({ HOST_NAME }));
     expect(hosts).to.deep.equal([true, false, true, true, false]);
+  });
+});
+
+describe('compileSelector under hostile labels', function () {
+  // With a backtracking engine `(a+)+$` against 27 `a`s and `!` took ~1 s, doubling per character; a
+  // linear engine answers in microseconds. The bounds are 100x what this machine needs, and still a
+  // million times less than exponential time would take.
+  const catastrophic = ['/(a+)+$/', '/(a|aa)*b/', '/(.*a){20}/', '/(x+x+)+y/', '/([a-z]+)*[0-9]/'];
+
+  it('evaluates catastrophic-backtracking patterns against a 28-character label in well under 100 ms', function () {
+    for (const pattern of catastrophic) {
+      const selector = compileSelector({ zone: pattern });
+      expect(selector.problems, pattern).to.deep.equal([]);
+      const started = performance.now();
+      expect(selector({ zone: `${'a'.repeat(27)}!` }), pattern).to.be.false;
+      expect(performance.now() - started, pattern).to.be.below(100);
+    }
+  });
+
+  it('evaluates them 1,000 times each against a 256-character label (the longest allowed) in under 5 s', function () {
+    const label = { zone: `${'a'.repeat(255)}!` };
+    const started = performance.now();
+    for (const pattern of catastrophic) {
+      const selector = compileSelector({ zone: pattern });
+      for (let i = 0; i < 1000; i++) selector(label);
+    }
+    expect(performance.now() - started).to.be.below(5000);
+  });
+
+  it('matches many-star globs against long values without backtracking blow-up', function () {
+    const selector = compileSelector({ zone: `${'*a'.repeat(20)}*b` });
+    const started = performance.now();
+    for (let i = 0; i < 100; i++) expect(selector({ zone: 'a'.repeat(256) })).to.be.false;
+    expect(performance.now() - started).to.be.below(2000);
+    expect(selector({ zone: `${'a'.repeat(255)}b` })).to.be.true;
+  });
+
+  it('refuses, as a problem, an expression that compiles to more than the program-size bound', function () {
+    const selector = compileSelector({ zone: `/${'\\pL{999}'.repeat(3)}/` });
+    expect(selector({ zone: 'a' })).to.be.false;
+    expect(selector.problems).to.have.length(1);
+    expect(selector.problems[0]).to.match(
+      new RegExp(
+        `^condition zone: regular expression .+ is too large \\(\\d+ RE2 instructions, at most ${MAX_REGEX_PROGRAM_SIZE}`,
+      ),
+    );
+  });
+
+  it('reports backreferences and lookaround, which RE2 does not have, as problems naming the syntax', function () {
+    for (const pattern of ['/(a)\\1/', '/(?=a)a/', '/a(?!b)/']) {
+      const selector = compileSelector({ zone: pattern });
+      expect(selector({ zone: 'aa' }), pattern).to.be.false;
+      expect(selector.problems[0], pattern).to.match(
+        /RE2 syntax, no backreferences or lookaround\); no node can match it$/,
+      );
+    }
+  });
+});
+
+describe('compileSelector keeps the semantics of the RegExp versions it replaced', function () {
+  // The matchers before the linear ones, kept here as the reference.
+  const globPart = (char: string): string =>
+    char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+  const referenceGlob = (pattern: string, value: string): boolean =>
+    new RegExp(`^${[...pattern].map(globPart).join('')}$`, 'su').test(value);
+  const referenceRegex = (body: string, value: string): boolean => new RegExp(`^(?:${body})$`).test(value);
+
+  const RUNS = { numRuns: 2000 };
+  // Small alphabets make matches frequent; the astral and surrogate characters check `?` per code point.
+  const char = fc.constantFrom('a', 'b', '-', '.', '\n', 'é', '\u{1F600}', '\uD800', '(', '\\');
+  const text = fc.array(char, { maxLength: 12 }).map((chars) => chars.join(''));
+  const globPattern = fc
+    .array(fc.oneof(char, fc.constantFrom('*', '?')), { maxLength: 8 })
+    .map((chars) => chars.join(''))
+    .filter((pattern) => pattern.includes('*') || pattern.includes('?'));
+
+  it('matches globs exactly as the anchored `su` RegExp did', function () {
+    fc.assert(
+      fc.property(globPattern, text, (pattern, value) => {
+        expect(matchesSelector({ k: pattern }, { k: value }), `${pattern} ~ ${value}`).to.equal(
+          referenceGlob(pattern, value),
+        );
+      }),
+      RUNS,
+    );
+  });
+
+  it('matches globs against values built from the pattern itself (where matches are likely)', function () {
+    const fill = fc.array(fc.constantFrom('', 'a', 'ab', '\u{1F600}'), { minLength: 8, maxLength: 8 });
+    fc.assert(
+      fc.property(globPattern, fill, (pattern, fills) => {
+        let i = 0;
+        const value = [...pattern].map((c) => (c === '*' || c === '?' ? (fills[i++ % 8] ?? '') : c)).join('');
+        expect(matchesSelector({ k: pattern }, { k: value }), `${pattern} ~ ${value}`).to.equal(
+          referenceGlob(pattern, value),
+        );
+      }),
+      RUNS,
+    );
+  });
+
+  it('compares exact values as plain strings', function () {
+    fc.assert(
+      fc.property(text, text, (pattern, value) => {
+        fc.pre(
+          !pattern.includes('*') &&
+            !pattern.includes('?') &&
+            !(pattern.startsWith('/') && pattern.endsWith('/')),
+        );
+        expect(matchesSelector({ k: pattern }, { k: value })).to.equal(pattern === value);
+      }),
+      RUNS,
+    );
+  });
+
+  it('matches the regular expressions both engines share exactly as `^(?:body)$` did', function () {
+    // A grammar of the syntax RE2 and JavaScript read alike: literals, classes, groups, alternation,
+    // the usual quantifiers, `.` (no newline in either) and `\d`/`\w`.
+    const atom = fc.constantFrom('a', 'b', '-', '[ab]', '[^a]', '.', '\\d', '\\w', '\\.', '[a-c]');
+    const expression: fc.Arbitrary<string> = fc.letrec<{ re: string }>((tie) => ({
+      re: fc.oneof(
+        { depthSize: 'small' },
+        atom,
+        fc.tuple(tie('re'), fc.constantFrom('*', '+', '?', '{1,2}', '')).map(([re, q]) => `(?:${re})${q}`),
+        fc.tuple(tie('re'), tie('re')).map(([a, b]) => `${a}${b}`),
+        fc.tuple(tie('re'), tie('re')).map(([a, b]) => `${a}|${b}`),
+        tie('re').map((re) => `(${re})`),
+      ),
+    })).re;
+    const value = fc
+      .array(fc.constantFrom('a', 'b', 'c', '-', '.', '1', '\n'), { maxLength: 8 })
+      .map((c) => c.join(''));
+    fc.assert(
+      fc.property(expression, value, (body, v) => {
+        const selector = compileSelector({ k: `/${body}/` });
+        expect(selector.problems, body).to.deep.equal([]);
+        expect(selector({ k: v }), `/${body}/ ~ ${JSON.stringify(v)}`).to.equal(referenceRegex(body, v));
+      }),
+      RUNS,
+    );
   });
 });
