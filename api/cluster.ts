@@ -29,6 +29,69 @@ export const TaskPort = new t.Type<Port | 0, number, unknown>(
   t.identity,
 );
 
+/**
+ * Bounds on labels (a node's `label`) and on the conditions that match them (a task's `condition`), in
+ * characters (UTF-16 code units). Nodes choose their own label values and the leader matches every
+ * task's condition against every node, so each map is bounded where it is decoded: a longer key or
+ * value, or more entries, is a decode error naming the entry, and the report or task is refused whole.
+ */
+export const MAX_LABEL_KEY_LENGTH = 128;
+export const MAX_LABEL_VALUE_LENGTH = 256;
+export const MAX_LABELS = 64;
+
+const boundedString = (name: string, max: number) =>
+  new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string' && u.length <= max,
+    (u, context) =>
+      typeof u !== 'string'
+        ? t.failure(u, context, `expected string, got ${describeValue(u)}`)
+        : u.length <= max
+          ? t.success(u)
+          : t.failure(u, context, `expected ${name}, got ${u.length} characters`),
+    t.identity,
+  );
+
+/** A map of label names to values (or patterns) within the bounds above; `what` names it in errors. */
+const boundedLabelMap = (what: string) => {
+  const keyName = `a ${what} name of at most ${MAX_LABEL_KEY_LENGTH} characters`;
+  const values = t.record(
+    t.string,
+    boundedString(`a ${what} value of at most ${MAX_LABEL_VALUE_LENGTH} characters`, MAX_LABEL_VALUE_LENGTH),
+  );
+  const keyFits = (key: string) => key.length <= MAX_LABEL_KEY_LENGTH;
+  return new t.Type<Record<string, string>, Record<string, string>, unknown>(
+    `an object of ${what}s`,
+    (u): u is Record<string, string> =>
+      values.is(u) && Object.keys(u).length <= MAX_LABELS && Object.keys(u).every(keyFits),
+    (u, context) => {
+      if (!t.UnknownRecord.is(u)) return values.validate(u, context);
+      const keys = Object.keys(u);
+      if (keys.length > MAX_LABELS) {
+        return t.failure(u, context, `expected at most ${MAX_LABELS} ${what}s, got ${keys.length}`);
+      }
+      // Checked here, not by a codec as the record's domain: io-ts drops keys its domain rejects
+      // instead of reporting them.
+      const longKeys: t.ValidationError[] = keys
+        .filter((key) => !keyFits(key))
+        .map((key) => ({
+          value: key,
+          context: t.appendContext(context, key, t.string, key),
+          message: `expected ${keyName}, got ${key.length} characters`,
+        }));
+      const checked = values.validate(u, context);
+      if (longKeys.length === 0) return checked;
+      return t.failures(isLeft(checked) ? [...longKeys, ...checked.left] : longKeys);
+    },
+    t.identity,
+  );
+};
+
+/** A node's `label`: see the bounds above. */
+export const Labels = boundedLabelMap('label');
+/** A task's `condition`: label name -> exact value, glob or `/regex/`, bounded like the labels. */
+export const Condition = boundedLabelMap('condition');
+
 /** `appmesh/cluster/tasks/<task>`. `condition` values are exact strings, globs, or `/regex/`. */
 export const ClusterTask = t.intersection(
   [
@@ -37,7 +100,7 @@ export const ClusterTask = t.intersection(
       port: TaskPort,
       dynamicPort: t.boolean,
       memoryMB: NonNegativeInt,
-      condition: t.record(t.string, t.string),
+      condition: Condition,
     }),
   ],
   'ClusterTask',
@@ -79,7 +142,7 @@ const ClusterTaskFields = strictObject(
     port: TaskPort,
     dynamicPort: t.boolean,
     memoryMB: NonNegativeInt,
-    condition: t.record(t.string, t.string),
+    condition: Condition,
   },
 );
 
@@ -176,7 +239,7 @@ export const NodeReport = t.intersection(
     t.type({
       /** The agent's advertised URL. */
       appmesh: t.string,
-      label: t.record(t.string, t.string),
+      label: Labels,
       leader: t.boolean,
       resource: NodeResource,
       apps: t.record(t.string, t.unknown),
