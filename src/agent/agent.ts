@@ -13,6 +13,8 @@ import {
   type DesiredApp,
   type DesiredApps,
 } from '../../controllers/app-supervisor.js';
+import { reportedApp, type ReportedApp } from '../../controllers/reported-app.js';
+import type { AppStatus } from '../process/app-status.js';
 import { Controller } from '../runtime/controller.js';
 import { createLogger, type Logger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
@@ -42,19 +44,13 @@ const VERSION = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** The node report's `apps`: each app's owner, state and health (what `appmesh get` shows per node). */
+/** The node report's `apps`: each app's owner, state, health and readiness (what `appmesh get` counts). */
 export function appSummary(
   desired: DesiredApps,
-  status: (name: string) => { readonly state: string; readonly health: string } | undefined,
-): Record<string, { owner: AppOwner; state: string; health: string }> {
+  status: (name: string) => AppStatus | undefined,
+): Record<string, ReportedApp> {
   return Object.fromEntries(
-    [...desired].map(([name, app]) => {
-      const current = status(name);
-      return [
-        name,
-        { owner: app.owner, state: current?.state ?? 'pending', health: current?.health ?? 'unknown' },
-      ];
-    }),
+    [...desired].map(([name, app]) => [name, reportedApp(app.owner, app.spec, status(name))]),
   );
 }
 

@@ -25,3 +25,22 @@ export interface ProcessRecorder {
   recordStart(app: string, pid: number, startTime: number): Promise<void> | void;
   recordExit(app: string, pid: number): Promise<void> | void;
 }
+
+/**
+ * Whether an app is ready: what `passing` counts in task status, `appmesh get tasks` and `apply --wait`.
+ * - A long-running app: running and healthy.
+ * - A periodic app is down between runs by design, so "running" cannot be the test. It is ready when a
+ *   run has finished with exit code 0 and it is either running again or waiting with its next run
+ *   scheduled (and its health check, if it has one, does not fail). Before its first run has finished it
+ *   is not ready: nothing has shown that the job works yet.
+ */
+export function appIsReady(
+  status: Pick<AppStatus, 'state' | 'health' | 'return_code' | 'last_exit_time' | 'next_start_time'>,
+  periodic: boolean,
+): boolean {
+  if (!periodic) return status.state === 'running' && status.health === 'healthy';
+  const lastRunSucceeded = status.last_exit_time !== undefined && status.return_code === 0;
+  const scheduled =
+    status.state === 'running' || (status.state === 'waiting' && status.next_start_time !== undefined);
+  return lastRunSucceeded && scheduled && status.health !== 'unhealthy';
+}
