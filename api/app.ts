@@ -35,6 +35,28 @@ function cron(): typeof CronParser {
   return cronParser;
 }
 
+/**
+ * Bounds on what a spec may ask for, enforced at decode time so a value that cannot run (or would take
+ * the agent's memory or CPU) is a 400 naming its field, never a wedged or runaway supervisor.
+ */
+export const appBounds = {
+  /** Per app; the agent-wide sum is capped separately (`maxTotalOutputBufferBytes`). */
+  outputBufferLinesMax: 100_000,
+  outputBufferBytesMax: 64 * 1024 * 1024,
+  /** A periodic app starts at most once a second (also the finest cron: 6 fields, seconds first). */
+  startIntervalSecondsMin: 1,
+  healthCheckIntervalSecondsMin: 1,
+  healthCheckIntervalSecondsMax: 86_400,
+  healthCheckTimeoutSecondsMin: 0.1,
+  healthCheckTimeoutSecondsMax: 3_600,
+  stopTimeoutSecondsMax: 3_600,
+  /**
+   * Linux's MAX_ARG_STRLEN (32 pages = 131072 bytes with the terminating NUL): one argv or env string
+   * ("KEY=VALUE") longer than this cannot be passed to exec at all.
+   */
+  processStringBytesMax: 131_071,
+} as const;
+
 /** Values the supervisor uses when the spec leaves a field out. */
 export const appDefaults = {
   status: 1,
@@ -61,9 +83,60 @@ const isString = (u: unknown): u is string => typeof u === 'string';
 const isNumberOrString = (u: unknown): u is number | string => isNumber(u) || isString(u);
 
 const NonEmptyString = checked('a non-empty string', isString, (s) => s.trim().length > 0);
+// Strings that reach exec (argv, env, cwd, user): the OS cannot take a NUL inside one, and Node refuses
+// such options without ever starting or failing the child, which once wedged the supervisor.
+const hasNoNul = (s: string) => !s.includes('\0');
+const NUL_MESSAGE = (value: string) =>
+  `a NUL byte cannot be passed to a process; remove it from ${describeValue(value)}`;
+/** `base`, plus no NUL byte inside, which gets its own message (the usual cause is an escaping bug). */
+function withoutNul(base: t.Type<string>): t.Type<string> {
+  return new t.Type<string>(
+    base.name,
+    (u): u is string => base.is(u) && hasNoNul(u),
+    (u, context) => {
+      const result = base.validate(u, context);
+      if (isLeft(result) || hasNoNul(result.right)) return result;
+      return t.failure(u, context, NUL_MESSAGE(result.right));
+    },
+    t.identity,
+  );
+}
+const ProcessText = withoutNul(NonEmptyString);
+const EnvValue = withoutNul(t.string);
+const isEnvName = (s: string) => /^[^=\0]+$/.test(s);
+const EnvValues = t.record(t.string, EnvValue);
+/** io-ts's record drops keys its domain refuses; a bad variable name must be an error instead. */
+const Env = new t.Type<Record<string, string>>(
+  'Env',
+  (u): u is Record<string, string> => EnvValues.is(u) && Object.keys(u).every(isEnvName),
+  (u, context) => {
+    const values = EnvValues.validate(u, context);
+    if (isLeft(values)) return values;
+    const bad = Object.keys(values.right).filter((key) => !isEnvName(key));
+    if (bad.length === 0) return values;
+    return t.failures(
+      bad.map((key) => ({
+        value: key,
+        context: [...context, { key, type: t.string, actual: key }],
+        message: `expected a variable name without "=" or NUL bytes, got ${describeValue(key)}`,
+      })),
+    );
+  },
+  t.identity,
+);
+/** A POSIX user name (as in /etc/passwd); the user must exist on the host that runs the app. */
+const UserName = checked(
+  'a user name such as "appuser" (letters, digits, _ . -, at most 32)',
+  isString,
+  (s) => /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(s),
+);
+/** A number within [min, max]. */
+const between = (min: number, max: number, unit = '') =>
+  checked(`a number from ${min}${unit} to ${max}${unit}`, isNumber, (n) => n >= min && n <= max);
+/** A whole number within [1, max]. */
+const wholeUpTo = (max: number) =>
+  checked(`a whole number from 1 to ${max}`, isNumber, (n) => Number.isInteger(n) && n >= 1 && n <= max);
 const PositiveNumber = checked('a number > 0', isNumber, (n) => n > 0);
-const NonNegativeNumber = checked('a number >= 0', isNumber, (n) => n >= 0);
-const PositiveInt = checked('a whole number > 0', isNumber, (n) => Number.isInteger(n) && n > 0);
 const Status = checked(
   '1 (enabled) | 0 (disabled)',
   (u): u is 0 | 1 => u === 0 || u === 1,
@@ -203,13 +276,14 @@ const ServiceSettings = strictObject(
   },
 );
 
-const requiredFields = { name: AppName, command: NonEmptyString };
+const requiredFields = { name: AppName, command: ProcessText };
 const optionalFields = {
   shell: t.boolean,
   description: t.string,
-  working_dir: NonEmptyString,
-  env: t.record(t.string, t.string),
-  health_check_cmd: NonEmptyString,
+  working_dir: ProcessText,
+  env: Env,
+  health_check_cmd: ProcessText,
+  exec_user: UserName,
   status: Status,
   start_time: DateTime,
   end_time: DateTime,
@@ -220,13 +294,21 @@ const optionalFields = {
   retention: Duration,
   resource_limit: ResourceLimit,
   stdout_cache_num: NonNegativeInt,
-  output_buffer_lines: PositiveInt,
-  output_buffer_bytes: PositiveInt,
+  output_buffer_lines: wholeUpTo(appBounds.outputBufferLinesMax),
+  output_buffer_bytes: wholeUpTo(appBounds.outputBufferBytesMax),
   metadata: t.unknown,
   port: Port,
-  stop_timeout_seconds: NonNegativeNumber,
-  health_check_interval_seconds: PositiveNumber,
-  health_check_timeout_seconds: PositiveNumber,
+  stop_timeout_seconds: between(0, appBounds.stopTimeoutSecondsMax, ' s'),
+  health_check_interval_seconds: between(
+    appBounds.healthCheckIntervalSecondsMin,
+    appBounds.healthCheckIntervalSecondsMax,
+    ' s',
+  ),
+  health_check_timeout_seconds: between(
+    appBounds.healthCheckTimeoutSecondsMin,
+    appBounds.healthCheckTimeoutSecondsMax,
+    ' s',
+  ),
   service: ServiceSettings,
 };
 
@@ -239,7 +321,6 @@ export const unsupportedAppMeshFields: ReadonlySet<string> = new Set([
   'permission',
   'shell_mode',
   'session_login',
-  'exec_user',
   'docker_image',
   'sec_env',
   'posix_timezone',
@@ -305,16 +386,17 @@ function crossFieldProblems(spec: AppSpec): Problem[] {
     }
   } else if (interval !== undefined) {
     const seconds = durationSeconds(interval);
-    if (seconds === undefined || seconds <= 0) {
+    if (seconds === undefined || seconds < appBounds.startIntervalSecondsMin) {
       const hint =
         typeof interval === 'string' && cronProblem(interval) === undefined ? '; set cron: true' : '';
       problems.push({
         path: ['start_interval_seconds'],
         value: interval,
-        message: `${expected('seconds > 0 or an ISO-8601 duration such as "PT30S"', interval)}${hint}`,
+        message: `${expected(`seconds >= ${appBounds.startIntervalSecondsMin} or an ISO-8601 duration such as "PT30S"`, interval)}${hint}`,
       });
     }
   }
+  problems.push(...execLimitProblems(spec));
   if (spec.start_time !== undefined && spec.end_time !== undefined) {
     const start = parseDateTime(spec.start_time) ?? 0;
     const end = parseDateTime(spec.end_time) ?? 0;
@@ -352,6 +434,23 @@ function crossFieldProblems(spec: AppSpec): Problem[] {
         message: expected('an exit code 0..255 as the key', code),
       });
     }
+  }
+  return problems;
+}
+
+/** Strings exec cannot take because they exceed Linux's per-string limit (see appBounds). */
+function execLimitProblems(spec: AppSpec): Problem[] {
+  const max = appBounds.processStringBytesMax;
+  const tooLong = (bytes: number) => `${bytes} bytes is more than the ${max} one exec string may hold`;
+  const problems: Problem[] = [];
+  for (const field of ['command', 'health_check_cmd'] as const) {
+    const value = spec[field];
+    const bytes = value === undefined ? 0 : Buffer.byteLength(value);
+    if (bytes > max) problems.push({ path: [field], value, message: tooLong(bytes) });
+  }
+  for (const [key, value] of Object.entries(spec.env ?? {})) {
+    const bytes = Buffer.byteLength(key) + 1 + Buffer.byteLength(value);
+    if (bytes > max) problems.push({ path: ['env', key], value, message: tooLong(bytes) });
   }
   return problems;
 }

@@ -124,7 +124,7 @@ describe('App spec', function () {
       'command: expected a non-empty string, got ""',
       'status: expected 1 (enabled) | 0 (disabled), got 2',
       'port: expected Port, got 70000',
-      'output_buffer_lines: expected a whole number > 0, got 0',
+      'output_buffer_lines: expected a whole number from 1 to 100000, got 0',
       'env.A: expected string, got 1',
     ]);
   });
@@ -149,7 +149,7 @@ describe('App spec', function () {
 
   it('rejects an interval that is neither seconds nor an ISO-8601 duration, hinting at cron', function () {
     expect(problemsOf({ name: 'a', command: 'x', start_interval_seconds: 'P1X' })).to.deep.equal([
-      'start_interval_seconds: expected seconds > 0 or an ISO-8601 duration such as "PT30S", got "P1X"',
+      'start_interval_seconds: expected seconds >= 1 or an ISO-8601 duration such as "PT30S", got "P1X"',
     ]);
     expect(problemsOf({ name: 'a', command: 'x', start_interval_seconds: '*/5 * * * *' })[0]).to.match(
       /set cron: true$/,
