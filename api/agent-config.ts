@@ -67,15 +67,23 @@ export const AgentConfigFile = strictObject(
   'AgentConfig',
   {},
   {
-    /** `host:port` of the HTTP API (default 127.0.0.1:6060); beyond loopback an apiToken is required. */
+    /** `host:port` of the HTTP API (default 127.0.0.1:6060); beyond loopback TLS is required. */
     listen: t.string,
     /** Where local apps, the process ledger and output files live. */
     dataDir: t.string,
     logLevel: LogLevel,
     logFormat: LogFormat,
-    /** Bearer token required for mutations; prefer apiTokenFile so it stays out of the config. */
+    /**
+     * Bearer token every API call needs (but /healthz, /readyz, /metrics and app health); prefer
+     * apiTokenFile so it stays out of the config. Neither set: generated into <dataDir>/api-token.
+     */
     apiToken: t.string,
     apiTokenFile: t.string,
+    /** PEM certificate chain and key: the API is served over HTTPS (required beyond loopback). */
+    tlsCertFile: t.string,
+    tlsKeyFile: t.string,
+    /** Allow plain HTTP beyond loopback (the token then crosses the network in clear). Default false. */
+    insecureListen: t.boolean,
     /** Largest accepted request body (default 1 MiB). */
     maxBodyBytes: NonNegativeInt,
     /** How long shutdown waits for in-flight work (default 15). */

@@ -1,7 +1,7 @@
 // The composition root of the agent: wires the stores, the controllers and the HTTP surface together
 // and hands their lifecycles to the Manager. Stand-alone mode: local apps only, managed over REST.
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BehaviorSubject, combineLatest, merge, of, Subject, type Subscription } from 'rxjs';
@@ -20,6 +20,7 @@ import { createLogger, type Logger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
 import { createMetricsRegistry } from '../runtime/metrics.js';
 import { RuntimeMetrics } from '../runtime/runtime-metrics.js';
+import { dataDirToken } from './api-token.js';
 import type { ClusterMode } from './cluster-mode.js';
 import type { AgentConfig } from './config.js';
 import { HttpServer, type Route } from './http-server.js';
@@ -44,13 +45,27 @@ const VERSION = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** The node report's `apps`: each app's owner, state, health and readiness (what `appmesh get` counts). */
+/**
+ * The node report's `apps`: each app's owner, state, health and readiness (what `appmesh get` counts),
+ * and its pid and restarts, so `appmesh describe` reads them from Consul instead of calling agents at
+ * URLs the nodes advertise (they change only with the state, so they cost no extra report writes).
+ */
 export function appSummary(
   desired: DesiredApps,
   status: (name: string) => AppStatus | undefined,
-): Record<string, ReportedApp> {
+): Record<string, ReportedApp & { pid?: number; restarts?: number }> {
   return Object.fromEntries(
-    [...desired].map(([name, app]) => [name, reportedApp(app.owner, app.spec, status(name))]),
+    [...desired].map(([name, app]) => {
+      const current = status(name);
+      const process =
+        current === undefined
+          ? {}
+          : {
+              ...(current.pid !== undefined ? { pid: current.pid } : {}),
+              restarts: Math.max(0, current.starts - 1),
+            };
+      return [name, { ...reportedApp(app.owner, app.spec, current), ...process }];
+    }),
   );
 }
 
@@ -92,6 +107,9 @@ export class Agent {
     logger: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
   ): Promise<Agent> {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const apiToken = config.apiToken ?? (await generatedApiToken(config.dataDir, logger));
+    // Read before anything runs, so a missing certificate is a start-up error, not a later one.
+    const tls = config.tls === undefined ? undefined : await readTlsFiles(config.tls);
     const registry = createMetricsRegistry();
     const runtimeMetrics = new RuntimeMetrics(registry);
 
@@ -104,7 +122,7 @@ export class Agent {
     const supervisorChanges = new Subject<string>();
     const listenHost =
       config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
-    const apiUrl = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${config.listenPort}`;
+    const apiUrl = `${tls === undefined ? 'http' : 'https'}://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${config.listenPort}`;
     // What the node report and the UI's event stream follow: any change of the desired apps or their status.
     const appChanges = merge(desired, supervisorChanges);
     // Imported only in cluster mode: a stand-alone agent never loads the Consul client or the controllers.
@@ -203,18 +221,18 @@ export class Agent {
       {
         method: 'GET',
         path: '/metrics',
-        mutation: false,
+        access: 'open',
         handle: async () => ({
           status: 200,
           body: await registry.metrics(),
           headers: { 'content-type': registry.contentType },
         }),
       },
-      { method: 'GET', path: '/healthz', mutation: false, handle: () => ({ status: 200, body: 'ok\n' }) },
+      { method: 'GET', path: '/healthz', access: 'open', handle: () => ({ status: 200, body: 'ok\n' }) },
       {
         method: 'GET',
         path: '/readyz',
-        mutation: false,
+        access: 'open',
         // In cluster mode the agent is only useful once Consul lets it hold its session and node key;
         // an agent refused by Consul (ACLs, a duplicate node name) must say so rather than look ready.
         handle: () =>
@@ -239,13 +257,15 @@ export class Agent {
         ...uiRoutes({
           node: config.cluster?.nodeName ?? hostname(),
           version: VERSION,
-          tokenRequired: config.apiToken !== undefined,
+          tokenRequired: true,
           apps: () => appViews({ desired: () => desired.value, supervisor }),
           appChanges,
           ...(cluster !== undefined ? { cluster: cluster.view } : {}),
         }),
       ],
-      apiToken: config.apiToken,
+      apiToken,
+      allowedHosts: [config.listenHost, ...advertisedHost(config)],
+      ...(tls === undefined ? {} : { tls }),
       maxBodyBytes: config.maxBodyBytes,
       logger,
     });
@@ -258,7 +278,8 @@ export class Agent {
   /** The base URL the API answers on. */
   get url(): string {
     const { host, port } = this.http.address;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const scheme = this.config.tls === undefined ? 'http' : 'https';
+    return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
   start(): Promise<void> {
@@ -271,5 +292,42 @@ export class Agent {
     for (const s of this.subscriptions) s.unsubscribe();
     this.store.close();
     await this.cluster?.close();
+  }
+}
+
+/** The token in `<dataDir>/api-token`, generated at first start; where it is gets logged, never the token. */
+async function generatedApiToken(dataDir: string, logger: Logger): Promise<string> {
+  const found = await dataDirToken(dataDir);
+  if (found.generated)
+    logger.info('generated the API token (only this user can read it)', { file: found.path });
+  if (found.tightened)
+    logger.warn('the API token file was readable by others; made it 0600', { file: found.path });
+  return found.token;
+}
+
+async function readTlsFiles(files: {
+  certFile: string;
+  keyFile: string;
+}): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (path: string, what: string) => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new Error(`the API's TLS ${what} ${path} could not be read: ${(err as Error).message}`);
+    }
+  };
+  return {
+    cert: await read(files.certFile, 'certificate (--tls-cert)'),
+    key: await read(files.keyFile, 'key (--tls-key)'),
+  };
+}
+
+/** The advertise URL's host, which requests addressed to this agent may name too. */
+function advertisedHost(config: AgentConfig): string[] {
+  if (config.cluster === undefined) return [];
+  try {
+    return [new URL(config.cluster.advertiseUrl).hostname];
+  } catch {
+    return [];
   }
 }

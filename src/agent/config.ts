@@ -1,7 +1,7 @@
 // Resolves the agent's settings: the config file, then APPMESH_* variables, then flags; each layer
 // decoded at the edge so a bad value names where it came from. Defaults are filled in here, once.
-import { homedir, hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import {
@@ -14,6 +14,7 @@ import { decode, DecodeError } from '../../api/decode.js';
 import { NodeName } from '../../api/names.js';
 import { consulOptionsFromEnv, type ConsulConnectionOptions } from '../consul/options.js';
 import { parseGoDurationSeconds } from '../consul/session.js';
+import { defaultDataDir, readTokenFile } from './api-token.js';
 
 /** Cluster mode settings, resolved; absent in stand-alone mode. */
 export interface ClusterConfig {
@@ -44,8 +45,10 @@ export interface AgentConfig {
   readonly dataDir: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
-  /** Never logged. */
+  /** Never logged. Undefined: the token generated into (and reused from) `<dataDir>/api-token`. */
   readonly apiToken: string | undefined;
+  /** Serve the API over HTTPS with these PEM files. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly maxBodyBytes: number;
   readonly shutdownTimeoutMs: number;
   readonly cluster: ClusterConfig | undefined;
@@ -59,6 +62,9 @@ export interface AgentFlags {
   readonly logLevel?: string;
   readonly logFormat?: string;
   readonly apiTokenFile?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly insecureListen?: boolean;
   readonly consulAddr?: string;
   readonly nodeName?: string;
   /** `key=value`, repeatable. */
@@ -87,6 +93,9 @@ const ENV_KEYS: Record<string, keyof AgentConfigFile> = {
   APPMESH_API_TOKEN_FILE: 'apiTokenFile',
   APPMESH_MAX_BODY_BYTES: 'maxBodyBytes',
   APPMESH_SHUTDOWN_TIMEOUT_SECONDS: 'shutdownTimeoutSeconds',
+  APPMESH_TLS_CERT_FILE: 'tlsCertFile',
+  APPMESH_TLS_KEY_FILE: 'tlsKeyFile',
+  APPMESH_INSECURE_LISTEN: 'insecureListen',
 };
 /** Cluster settings from the environment, besides Consul's own CONSUL_* variables. */
 const ENV_CONSUL_KEYS: Record<string, keyof ConsulSettings> = {
@@ -101,11 +110,9 @@ const ENV_CONSUL_KEYS: Record<string, keyof ConsulSettings> = {
   APPMESH_REPORT_INTERVAL: 'reportInterval',
 };
 const NUMERIC = new Set<keyof AgentConfigFile>(['maxBodyBytes', 'shutdownTimeoutSeconds']);
+const BOOLEAN = new Set<keyof AgentConfigFile>(['insecureListen']);
 
-export function defaultDataDir(env: NodeJS.ProcessEnv): string {
-  if (process.getuid?.() === 0) return '/var/lib/appmesh';
-  return join(env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state'), 'appmesh');
-}
+export { defaultDataDir };
 
 /** `host:port` → parts; IPv6 hosts in brackets (`[::1]:6060`). */
 export function parseListen(listen: string): { host: string; port: number } {
@@ -119,6 +126,30 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The API's TLS files, both or neither. Beyond loopback the API must be HTTPS (the token would cross
+ * the network in clear otherwise) unless `insecureListen` says so; decided here, before anything binds.
+ */
+export function listenTls(
+  merged: Pick<AgentConfigFile, 'tlsCertFile' | 'tlsKeyFile' | 'insecureListen'>,
+  host: string,
+  port: number,
+): { certFile: string; keyFile: string } | undefined {
+  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = merged;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new Error(
+      `TLS for the API needs both a certificate and a key: set --tls-cert and --tls-key (tlsCertFile, tlsKeyFile), got only the ${certFile === undefined ? 'key' : 'certificate'}`,
+    );
+  }
+  const tls = certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined;
+  if (tls === undefined && !isLoopback(host) && merged.insecureListen !== true) {
+    throw new Error(
+      `listen ${host.includes(':') ? `[${host}]` : host}:${port} is beyond loopback, so the API needs TLS: set --tls-cert and --tls-key (tlsCertFile, tlsKeyFile), or --insecure-listen to send the token in clear`,
+    );
+  }
+  return tls;
 }
 
 function decodeLayer(value: unknown, subject: string): AgentConfigFile {
@@ -150,7 +181,12 @@ function envLayer(env: NodeJS.ProcessEnv): AgentConfigFile {
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    raw[key] = NUMERIC.has(key) && /^\d+$/.test(value) ? Number(value) : value;
+    raw[key] =
+      NUMERIC.has(key) && /^\d+$/.test(value)
+        ? Number(value)
+        : BOOLEAN.has(key) && /^(true|false|1|0)$/.test(value)
+          ? value === 'true' || value === '1'
+          : value;
   }
   const consul: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV_CONSUL_KEYS)) {
@@ -169,6 +205,9 @@ function flagLayer(flags: AgentFlags): AgentConfigFile {
   if (flags.logLevel !== undefined) raw['logLevel'] = flags.logLevel;
   if (flags.logFormat !== undefined) raw['logFormat'] = flags.logFormat;
   if (flags.apiTokenFile !== undefined) raw['apiTokenFile'] = flags.apiTokenFile;
+  if (flags.tlsCert !== undefined) raw['tlsCertFile'] = flags.tlsCert;
+  if (flags.tlsKey !== undefined) raw['tlsKeyFile'] = flags.tlsKey;
+  if (flags.insecureListen !== undefined) raw['insecureListen'] = flags.insecureListen;
   const consul: Record<string, unknown> = {};
   if (flags.consulAddr !== undefined) consul['url'] = flags.consulAddr;
   if (flags.main !== undefined) consul['isMainNode'] = flags.main;
@@ -235,7 +274,7 @@ function optionalIntervalMs(value: number | string | undefined, field: string): 
 async function resolveCluster(
   merged: AgentConfigFile,
   env: NodeJS.ProcessEnv,
-  listen: { host: string; port: number },
+  listen: { host: string; port: number; scheme: 'http' | 'https' },
 ): Promise<ClusterConfig | undefined> {
   const settings = merged.consul;
   if (settings === undefined) return undefined;
@@ -282,7 +321,7 @@ async function resolveCluster(
     isWorker: settings.isWorkerNode ?? true,
     advertiseUrl:
       settings.advertiseUrl ??
-      `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${listen.port}`,
+      `${listen.scheme}://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${listen.port}`,
     nodeName,
     labels: merged.node?.labels ?? {},
     dynamicPortRange: parsePortRange(settings.dynamicPortRange ?? '20000-32000'),
@@ -318,20 +357,15 @@ export async function loadAgentConfig(
   };
   const { host, port } = parseListen(merged.listen ?? '127.0.0.1:6060');
 
-  let apiToken = merged.apiToken;
-  if (merged.apiTokenFile !== undefined) {
-    try {
-      apiToken = (await readFile(merged.apiTokenFile, 'utf8')).trim();
-    } catch (err) {
-      throw new Error(`apiTokenFile ${merged.apiTokenFile} could not be read: ${(err as Error).message}`);
-    }
+  // An empty token must never mean "no authentication": it is an error naming where it came from.
+  if (merged.apiToken !== undefined && merged.apiToken.trim() === '') {
+    throw new Error('apiToken is empty: set a token, or leave it out to use the generated one');
   }
-  if (apiToken === '') apiToken = undefined;
-  if (!isLoopback(host) && apiToken === undefined) {
-    throw new Error(
-      `listen ${host}:${port} is beyond loopback, so an API token is required: set apiTokenFile (or APPMESH_API_TOKEN)`,
-    );
-  }
+  const apiToken =
+    merged.apiTokenFile !== undefined
+      ? await readTokenFile(merged.apiTokenFile, 'apiTokenFile')
+      : merged.apiToken?.trim();
+  const tls = listenTls(merged, host, port);
   return {
     listenHost: host,
     listenPort: port,
@@ -339,8 +373,9 @@ export async function loadAgentConfig(
     logLevel: merged.logLevel ?? 'info',
     logFormat: merged.logFormat ?? 'auto',
     apiToken,
+    tls,
     maxBodyBytes: merged.maxBodyBytes ?? 1024 * 1024,
     shutdownTimeoutMs: (merged.shutdownTimeoutSeconds ?? 15) * 1000,
-    cluster: await resolveCluster(merged, env, { host, port }),
+    cluster: await resolveCluster(merged, env, { host, port, scheme: tls === undefined ? 'http' : 'https' }),
   };
 }

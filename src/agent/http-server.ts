@@ -1,8 +1,18 @@
-// The agent's HTTP listener: a small route table over node:http with JSON replies, a body size limit,
-// bearer-token checks for mutations, and a bounded, connection-closing shutdown.
+// The agent's HTTP listener: a small route table over node:http (node:https with TLS) with JSON replies,
+// the request guards of http-guards.ts (token, Host, Origin, JSON bodies only), bounded event streams,
+// and a bounded, connection-closing shutdown.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { createServer as createTlsServer } from 'node:https';
 import { Subscription, type Observable } from 'rxjs';
+import {
+  bearerToken,
+  hostAllowed,
+  isJsonContentType,
+  jsonDepthOver,
+  MAX_JSON_DEPTH,
+  originAllowed,
+  tokenMatches,
+} from './http-guards.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Runnable } from '../runtime/manager.js';
 
@@ -25,6 +35,13 @@ export interface ServerEvent {
 
 /** A comment line on idle event streams, so proxies and browsers keep them open. */
 const EVENT_STREAM_KEEPALIVE_MS = 25_000;
+/** Concurrent event streams; the next one is answered 503 (a browser tab holds one). */
+export const DEFAULT_MAX_EVENT_STREAMS = 32;
+/**
+ * Bytes queued for one event-stream client beyond what its socket took. A client that lets this much
+ * pile up is not reading; it is dropped (a browser reconnects and gets the full state again).
+ */
+export const DEFAULT_MAX_EVENT_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 export interface RouteRequest {
   readonly params: Readonly<Record<string, string>>;
@@ -37,8 +54,11 @@ export interface Route {
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   /** Path with `:param` segments, e.g. `/appmesh/app/:name/output`. */
   readonly path: string;
-  /** Mutations need the API token when one is configured. */
-  readonly mutation: boolean;
+  /**
+   * `token` (the default for everything): needs the API token and passes the Host and Origin checks.
+   * `open`: for probes that carry no secret (/healthz, /readyz, /metrics, app health, the page's files).
+   */
+  readonly access: 'open' | 'token';
   readonly handle: (request: RouteRequest) => Promise<Reply> | Reply;
 }
 
@@ -75,8 +95,15 @@ export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly routes: readonly Route[];
-  readonly apiToken: string | undefined;
+  /** Required by every `token` route; never empty (the agent generates one when none is configured). */
+  readonly apiToken: string;
+  /** Host names (besides loopback ones) that requests may be addressed to: the listen and advertise hosts. */
+  readonly allowedHosts: readonly string[];
+  /** PEM certificate chain and key: serve HTTPS. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly maxBodyBytes: number;
+  readonly maxEventStreams?: number;
+  readonly maxEventStreamBufferBytes?: number;
   readonly logger: Logger;
 }
 
@@ -86,18 +113,27 @@ export class HttpServer implements Runnable {
   readonly #server: Server;
   /** Open event streams, ended at stop() (they never finish on their own). */
   readonly #streams = new Set<() => void>();
+  readonly #allowedHosts: ReadonlySet<string>;
+  readonly #scheme: 'http' | 'https';
   #address: { host: string; port: number } | undefined;
 
   constructor(private readonly options: HttpServerOptions) {
+    if (options.apiToken === '') throw new Error('the HTTP server needs a non-empty API token');
     this.#routes = options.routes.map(compile);
-    this.#server = createServer((req, res) => {
+    this.#allowedHosts = new Set(options.allowedHosts.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
+    this.#scheme = options.tls === undefined ? 'http' : 'https';
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.#serve(req, res).catch((err: unknown) => {
         options.logger.error('request failed', { path: req.url, error: (err as Error).message });
         if (!res.headersSent)
           send(res, { status: 500, body: { error: 'internal error; see the agent log' } });
         else res.destroy();
       });
-    });
+    };
+    this.#server =
+      options.tls === undefined
+        ? createServer(listener)
+        : createTlsServer({ cert: options.tls.cert, key: options.tls.key }, listener);
     this.#server.keepAliveTimeout = 5_000;
   }
 
@@ -115,7 +151,9 @@ export class HttpServer implements Runnable {
         const address = this.#server.address();
         const port = typeof address === 'object' && address ? address.port : this.options.port;
         this.#address = { host: this.options.host, port };
-        this.options.logger.info('listening', { url: `http://${formatHost(this.options.host)}:${port}` });
+        this.options.logger.info('listening', {
+          url: `${this.#scheme}://${formatHost(this.options.host)}:${port}`,
+        });
         resolve();
       });
     });
@@ -144,20 +182,29 @@ export class HttpServer implements Runnable {
     const route = candidates.find((r) => r.method === req.method);
     if (!route) {
       req.resume();
-      const reply =
+      // OPTIONS (a CORS preflight) lands here too: no Access-Control-* header is ever sent, so a
+      // browser never lets another site's page call the agent.
+      const allow = [...new Set(candidates.map((r) => r.method))].join(', ');
+      const reply: Reply =
         candidates.length > 0
-          ? { status: 405, body: { error: `${req.method ?? '?'} is not allowed on ${url.pathname}` } }
+          ? {
+              status: 405,
+              body: {
+                error:
+                  req.method === 'OPTIONS'
+                    ? `OPTIONS is not allowed on ${url.pathname}: the agent grants no cross-origin access`
+                    : `${req.method ?? '?'} is not allowed on ${url.pathname}`,
+              },
+              headers: { allow },
+            }
           : { status: 404, body: { error: `no such endpoint: ${url.pathname}` } };
       send(res, reply);
       return;
     }
-    if (route.mutation && !this.#authorized(req)) {
+    const refusal = route.access === 'open' ? undefined : this.#refusal(req);
+    if (refusal !== undefined) {
       req.resume();
-      send(res, {
-        status: 401,
-        body: { error: 'this change needs the API token: send Authorization: Bearer <token>' },
-        headers: { 'www-authenticate': 'Bearer' },
-      });
+      send(res, refusal);
       return;
     }
     let body: unknown;
@@ -183,6 +230,16 @@ export class HttpServer implements Runnable {
     events: Observable<ServerEvent>,
     headers: Readonly<Record<string, string>> = {},
   ): void {
+    const maxStreams = this.options.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS;
+    if (this.#streams.size >= maxStreams) {
+      send(res, {
+        status: 503,
+        body: { error: `this agent already serves ${maxStreams} event streams; try again later` },
+        headers: { 'retry-after': '5' },
+      });
+      return;
+    }
+    const maxBuffered = this.options.maxEventStreamBufferBytes ?? DEFAULT_MAX_EVENT_STREAM_BUFFER_BYTES;
     res.writeHead(status, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
@@ -194,7 +251,21 @@ export class HttpServer implements Runnable {
     // Owns the events subscription; added to below, so an end before that still unsubscribes it.
     const subscription = new Subscription();
     let ended = false;
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), EVENT_STREAM_KEEPALIVE_MS);
+    // Every write is checked against the bound: what a client does not read piles up in this process
+    // (writableLength counts the socket's queue too), so one that never reads is cut off.
+    const write = (text: string) => {
+      if (ended) return;
+      res.write(text);
+      if (res.writableLength > maxBuffered) {
+        this.options.logger.warn('dropped an event-stream client that does not read', {
+          queuedBytes: res.writableLength,
+          limitBytes: maxBuffered,
+        });
+        end();
+        res.destroy();
+      }
+    };
+    const keepalive = setInterval(() => write(': keepalive\n\n'), EVENT_STREAM_KEEPALIVE_MS);
     const end = () => {
       if (ended) return;
       ended = true;
@@ -207,21 +278,44 @@ export class HttpServer implements Runnable {
     res.once('close', end);
     subscription.add(
       events.subscribe({
-        next: ({ event, data }) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+        next: ({ event, data }) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
         error: end,
         complete: end,
       }),
     );
   }
 
-  #authorized(req: IncomingMessage): boolean {
-    const token = this.options.apiToken;
-    if (token === undefined) return true;
-    const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
+  /** Why a `token` route's request is refused (Host, then Origin, then the token), or undefined. */
+  #refusal(req: IncomingMessage): Reply | undefined {
+    const host = req.headers.host;
+    if (!hostAllowed(host, this.#allowedHosts)) {
+      return {
+        status: 421,
+        body: {
+          error: `this agent does not answer to the host name ${JSON.stringify(host)}: use a loopback address or its listen/advertise host (a page of another site pointing its name here is refused)`,
+        },
+      };
+    }
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, host, this.#scheme)) {
+      return {
+        status: 403,
+        body: {
+          error: `cross-origin request refused: Origin ${JSON.stringify(origin)} is not this agent's own (${this.#scheme}://${host ?? '?'})`,
+        },
+      };
+    }
+    if (!tokenMatches(bearerToken(req.headers.authorization), this.options.apiToken)) {
+      return {
+        status: 401,
+        body: {
+          error:
+            'this needs the API token: send Authorization: Bearer <token> (it is in <dataDir>/api-token unless apiToken/apiTokenFile set one)',
+        },
+        headers: { 'www-authenticate': 'Bearer' },
+      };
+    }
+    return undefined;
   }
 }
 
@@ -237,8 +331,23 @@ function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/**
+ * The JSON body, or undefined when none was sent. A body must say `Content-Type: application/json`,
+ * and a PUT or POST that names another type is refused even when empty: text/plain, forms and
+ * multipart are what a page of another site can send without asking (415, nothing parsed).
+ */
 async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers['content-type'];
   const declared = Number(req.headers['content-length'] ?? 0);
+  const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
+  const json = isJsonContentType(type);
+  if (!json && (hasBody || (type !== undefined && (req.method === 'PUT' || req.method === 'POST')))) {
+    req.resume();
+    throw new HttpError(
+      415,
+      `request bodies must be JSON: send Content-Type: application/json (got ${type === undefined ? 'none' : JSON.stringify(type)})`,
+    );
+  }
   if (declared > limit) {
     req.resume();
     throw new HttpError(413, `request body of ${declared} bytes is over the ${limit}-byte limit`);
@@ -255,7 +364,13 @@ async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknow
     chunks.push(buffer);
   }
   if (size === 0) return undefined;
+  if (!json) {
+    throw new HttpError(415, 'request bodies must be JSON: send Content-Type: application/json (got none)');
+  }
   const text = Buffer.concat(chunks).toString('utf8');
+  if (jsonDepthOver(text, MAX_JSON_DEPTH)) {
+    throw new HttpError(400, `request body nests arrays/objects more than ${MAX_JSON_DEPTH} deep`);
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

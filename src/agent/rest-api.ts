@@ -1,6 +1,6 @@
 // The REST API over local apps (App Mesh paths): list, get, put, delete, enable/disable/restart,
 // output, health and (cluster mode) peers. Bodies are decoded with the App codec; mistakes answer 4xx
-// with the field paths.
+// with the field paths. Everything needs the API token but health and peers, which carry no secret.
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { decodeAppSpec, type AppSpec } from '../../api/app.js';
 import type { AppSupervisor, DesiredApps } from '../../controllers/app-supervisor.js';
@@ -61,13 +61,13 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
     {
       method: 'GET',
       path: '/appmesh/applications',
-      mutation: false,
+      access: 'token',
       handle: () => ({ status: 200, body: appViews(deps) }),
     },
     {
       method: 'GET',
       path: '/appmesh/app/:name',
-      mutation: false,
+      access: 'token',
       handle: ({ params }) => {
         const app = view(params['name'] ?? '');
         if (!app) throw new HttpError(404, `no app named ${params['name']}`);
@@ -77,7 +77,7 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
     {
       method: 'PUT',
       path: '/appmesh/app/:name',
-      mutation: true,
+      access: 'token',
       handle: async ({ params, body }) => {
         const name = params['name'] ?? '';
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -103,7 +103,7 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
     {
       method: 'DELETE',
       path: '/appmesh/app/:name',
-      mutation: true,
+      access: 'token',
       handle: async ({ params }) => {
         const name = params['name'] ?? '';
         requireLocal(name);
@@ -114,19 +114,19 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
     {
       method: 'POST',
       path: '/appmesh/app/:name/enable',
-      mutation: true,
+      access: 'token',
       handle: ({ params }) => setEnabled(params['name'] ?? '', 1),
     },
     {
       method: 'POST',
       path: '/appmesh/app/:name/disable',
-      mutation: true,
+      access: 'token',
       handle: ({ params }) => setEnabled(params['name'] ?? '', 0),
     },
     {
       method: 'POST',
       path: '/appmesh/app/:name/restart',
-      mutation: true,
+      access: 'token',
       handle: async ({ params }) => {
         const name = params['name'] ?? '';
         if (!(await supervisor.restart(name))) throw new HttpError(404, `no app named ${name}`);
@@ -136,7 +136,7 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
     {
       method: 'GET',
       path: '/appmesh/app/:name/output',
-      mutation: false,
+      access: 'token',
       handle: ({ params, query }) => {
         const name = params['name'] ?? '';
         const offsetText = query.get('offset');
@@ -159,7 +159,8 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
     {
       method: 'GET',
       path: '/appmesh/app/:name/health',
-      mutation: false,
+      // Open: Consul's HTTP checks call it without a token, and it tells only healthy or not.
+      access: 'open',
       handle: ({ params }) => {
         const healthy = supervisor.healthy(params['name'] ?? '');
         if (healthy === undefined) throw new HttpError(404, `no app named ${params['name']}`);
@@ -171,7 +172,9 @@ export function restApiRoutes(deps: RestApiDeps): Route[] {
     {
       method: 'GET',
       path: '/appmesh/app/:name/peers',
-      mutation: false,
+      // Open: apps ask for their peers without the agent's token; it lists only the addresses of
+      // passing instances, which Consul's catalog and DNS already tell anyone who asks.
+      access: 'open',
       handle: ({ params }) => {
         const name = params['name'] ?? '';
         if (deps.peers === undefined) {

@@ -98,19 +98,21 @@ export function uiRoutes(deps: UiRoutesDeps): Route[] {
   };
 
   return [
-    { method: 'GET', path: '/', mutation: false, handle: () => redirect('/ui/') },
-    { method: 'GET', path: '/ui', mutation: false, handle: () => redirect('/ui/') },
-    { method: 'GET', path: '/ui/', mutation: false, handle: () => asset('index.html') },
+    // The page and its files are open (a browser loads them without a header; they hold no data).
+    // Everything the page then reads needs the token.
+    { method: 'GET', path: '/', access: 'open', handle: () => redirect('/ui/') },
+    { method: 'GET', path: '/ui', access: 'open', handle: () => redirect('/ui/') },
+    { method: 'GET', path: '/ui/', access: 'open', handle: () => asset('index.html') },
     {
       method: 'GET',
       path: '/ui/:file',
-      mutation: false,
+      access: 'open',
       handle: ({ params }) => asset(params['file'] ?? ''),
     },
     {
       method: 'GET',
       path: '/appmesh/agent',
-      mutation: false,
+      access: 'token',
       handle: async () => {
         let leader: string | null | undefined;
         if (deps.cluster !== undefined)
@@ -130,25 +132,25 @@ export function uiRoutes(deps: UiRoutesDeps): Route[] {
     {
       method: 'GET',
       path: '/appmesh/events',
-      mutation: false,
+      access: 'token',
       handle: () => ({ status: 200, events: events() }),
     },
     {
       method: 'GET',
       path: '/appmesh/cluster/nodes',
-      mutation: false,
+      access: 'token',
       handle: async () => ({ status: 200, body: (await snapshot()).nodes }),
     },
     {
       method: 'GET',
       path: '/appmesh/cluster/tasks',
-      mutation: false,
+      access: 'token',
       handle: async () => ({ status: 200, body: (await snapshot()).tasks }),
     },
     {
       method: 'GET',
       path: '/appmesh/cluster/topology',
-      mutation: false,
+      access: 'token',
       handle: async () => ({ status: 200, body: (await snapshot()).topology }),
     },
   ];

@@ -1,7 +1,10 @@
-// The CLI's client for one agent's REST API: base URL and token from flags or APPMESH_* variables,
-// errors turned into one readable line (the agent's own message and details included).
-import { readFileSync } from 'node:fs';
+// The CLI's client for one agent's REST API: base URL and token from flags or APPMESH_* variables (or,
+// for an agent on this host, the token file in its default data dir), errors turned into one readable
+// line (the agent's own message and details included).
+import { existsSync } from 'node:fs';
 import { request } from 'undici';
+import { apiTokenPath, defaultDataDir, readTokenFileSync } from '../agent/api-token.js';
+import { isLoopbackName } from '../agent/http-guards.js';
 
 export interface AgentClientOptions {
   readonly agent?: string;
@@ -25,9 +28,8 @@ export class AgentClient {
 
   constructor(options: AgentClientOptions, env: NodeJS.ProcessEnv = process.env) {
     this.baseUrl = (options.agent ?? env['APPMESH_AGENT_URL'] ?? 'http://127.0.0.1:6060').replace(/\/+$/, '');
-    const tokenFile = options.tokenFile ?? env['APPMESH_API_TOKEN_FILE'];
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#token = tokenFile ? readFileSync(tokenFile, 'utf8').trim() : env['APPMESH_API_TOKEN'] || undefined;
+    this.#token = agentToken(this.baseUrl, options.tokenFile, env);
   }
 
   /** Sends a request; any status outside `accept` (default 2xx) raises AgentRequestError. */
@@ -56,6 +58,11 @@ export class AgentClient {
       );
     }
     const text = await response.body.text();
+    if (response.statusCode === 401 && !accept(401)) {
+      throw new AgentRequestError(
+        `${method} ${path}: 401 the agent at ${this.baseUrl} refused ${this.#token === undefined ? 'the request without a token' : 'the token'}: ${TOKEN_HELP}`,
+      );
+    }
     if (!accept(response.statusCode)) {
       throw new AgentRequestError(`${method} ${path}: ${response.statusCode} ${describeError(text)}`);
     }
@@ -66,6 +73,46 @@ export class AgentClient {
     const response = await this.call(method, path, body);
     return JSON.parse(response.text) as T;
   }
+}
+
+const TOKEN_HELP =
+  'pass --agent-token-file FILE or set APPMESH_API_TOKEN_FILE / APPMESH_API_TOKEN (an agent on this host keeps it in <dataDir>/api-token)';
+
+/**
+ * The agent's API token, looked up in this order: `--agent-token-file`, $APPMESH_API_TOKEN_FILE,
+ * $APPMESH_API_TOKEN, then, only for an agent on a loopback address (this host), the token file in
+ * $APPMESH_DATA_DIR or the default data dir. A file named explicitly must hold a token; a default file
+ * that is missing or unreadable (another user's agent) just means no token. The local token is never
+ * sent to another host.
+ */
+export function agentToken(
+  baseUrl: string,
+  tokenFile: string | undefined,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  if (tokenFile !== undefined) return readTokenFileSync(tokenFile, '--agent-token-file');
+  const fromEnvFile = env['APPMESH_API_TOKEN_FILE'];
+  if (fromEnvFile) return readTokenFileSync(fromEnvFile, 'APPMESH_API_TOKEN_FILE');
+  const fromEnv = env['APPMESH_API_TOKEN']?.trim();
+  if (fromEnv) return fromEnv;
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
+  if (!isLoopbackName(host)) return undefined;
+  const dataDirs = [env['APPMESH_DATA_DIR'], defaultDataDir(env)].filter((d): d is string => !!d);
+  for (const dir of dataDirs) {
+    const path = apiTokenPath(dir);
+    if (!existsSync(path)) continue;
+    try {
+      return readTokenFileSync(path, 'the agent token file');
+    } catch {
+      return undefined; // not ours to read: the agent answers 401 and the error says what to pass
+    }
+  }
+  return undefined;
 }
 
 function describeError(text: string): string {

@@ -72,7 +72,7 @@ const program = new Command('appmesh')
   )
   .option(
     '--agent-token-file <file>',
-    'file holding the agent API token (default $APPMESH_API_TOKEN_FILE / $APPMESH_API_TOKEN)',
+    'file holding the agent API token (default $APPMESH_API_TOKEN_FILE, $APPMESH_API_TOKEN, then for a loopback --agent <data dir>/api-token)',
   )
   .option('--debug', 'print stack traces of errors');
 
@@ -86,7 +86,13 @@ program
   .option('--data-dir <dir>', 'where apps, the process ledger and output files are kept')
   .option('--log-level <level>', 'error | warn | info | debug')
   .option('--log-format <format>', 'json | text | auto')
-  .option('--api-token-file <file>', 'file holding the API token required for changes')
+  .option(
+    '--api-token-file <file>',
+    'file holding the API token every call needs (default: generated into <data-dir>/api-token)',
+  )
+  .option('--tls-cert <file>', 'serve the API over HTTPS with this PEM certificate (chain)')
+  .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+  .option('--insecure-listen', 'allow plain HTTP beyond loopback (the token crosses the network in clear)')
   .option('--node-name <name>', 'node name in the cluster (default: the host name)')
   .option('--label <key=value>', 'node label for task conditions (repeatable)', collect, [])
   .option('--main', 'may become the leader and schedule (default)')
@@ -326,6 +332,8 @@ program
     const { watchCommand } = await import('./watch.js');
     await watchCommand(prefix, globalsOf(command));
   });
+
+program.addCommand((await import('./acl-command.js')).aclCommand(globalsOf));
 
 try {
   await program.parseAsync(process.argv);

@@ -4,8 +4,8 @@ import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { request } from 'undici';
 import {
+  callAgent,
   CLI,
   makeDataDir,
   pidsRunning,
@@ -24,19 +24,15 @@ interface AppView {
   health: string;
 }
 
-async function call(
+/** A call with the agent's own token unless `token` says otherwise ('' sends none). */
+function call(
   agent: AgentProcess,
   method: 'GET' | 'PUT' | 'POST' | 'DELETE',
   path: string,
   body?: string,
-  token?: string,
+  token: string = agent.token,
 ) {
-  const response = await request(`${agent.url}${path}`, {
-    method,
-    body: body ?? null,
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-  });
-  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+  return callAgent(agent, method, path, body, { authorization: token === '' ? '' : `Bearer ${token}` });
 }
 
 async function app(agent: AgentProcess, name: string): Promise<AppView> {
@@ -139,15 +135,16 @@ describe('stand-alone agent (real processes)', function () {
     expect(await pidsRunning(['sleep', '4303'])).to.deep.equal([fresh.pid]);
   });
 
-  it('requires the API token for changes when one is configured, but not for reads', async function () {
+  it('requires the configured API token for changes and for reads of apps', async function () {
     const token = 's3cret-token-for-tests';
     const agent = await launch({ dataDir: await newDataDir(), env: { APPMESH_API_TOKEN: token } });
     const body = JSON.stringify({ command: 'sleep 4304' });
-    expect((await call(agent, 'PUT', '/appmesh/app/guarded', body)).status).to.equal(401);
+    expect((await call(agent, 'PUT', '/appmesh/app/guarded', body, '')).status).to.equal(401);
     expect((await call(agent, 'PUT', '/appmesh/app/guarded', body, 'wrong')).status).to.equal(401);
     expect((await call(agent, 'PUT', '/appmesh/app/guarded', body, token)).status).to.equal(201);
-    expect((await call(agent, 'GET', '/appmesh/applications')).status).to.equal(200);
-    expect((await call(agent, 'POST', '/appmesh/app/guarded/disable')).status).to.equal(401);
+    expect((await call(agent, 'GET', '/appmesh/applications', undefined, '')).status).to.equal(401);
+    expect((await call(agent, 'GET', '/appmesh/applications', undefined, token)).status).to.equal(200);
+    expect((await call(agent, 'POST', '/appmesh/app/guarded/disable', undefined, '')).status).to.equal(401);
     expect((await call(agent, 'DELETE', '/appmesh/app/guarded', undefined, token)).status).to.equal(200);
     expect(agent.output()).to.not.contain(token);
     expect((await call(agent, 'GET', '/metrics')).text).to.not.contain(token);
@@ -190,14 +187,17 @@ describe('stand-alone agent (real processes)', function () {
     expect(JSON.parse((await call(agent, 'GET', '/appmesh/applications')).text)).to.deep.equal([]);
   });
 
-  it('refuses to listen beyond loopback without an API token', async function () {
+  it('refuses to listen beyond loopback without TLS, before it binds anything', async function () {
     const dataDir = await newDataDir();
     const result = await execa('node', [CLI, 'agent', '--listen', '0.0.0.0:0', '--data-dir', dataDir], {
       reject: false,
       timeout: 20_000,
+      env: { APPMESH_API_TOKEN: 'beyond-loopback-test' },
     });
     expect(result.exitCode).to.equal(1);
-    expect(result.stderr).to.contain('an API token is required');
+    expect(result.stderr).to.contain('listen 0.0.0.0:0 is beyond loopback');
+    expect(result.stderr).to.contain('--tls-cert');
+    expect(result.stderr).to.not.contain('listening');
   });
 
   it('applies an Application manifest with the CLI and lists it', async function () {
@@ -213,12 +213,15 @@ describe('stand-alone agent (real processes)', function () {
         'spec: { command: "sleep 4301", description: from the CLI }',
       ].join('\n'),
     );
+    // The CLI finds the token in $APPMESH_API_TOKEN (the agent's data dir is not the default one here).
+    const env = { APPMESH_API_TOKEN: agent.token };
     const applied = await execa('node', [CLI, 'apply', '-f', manifest, '--agent', agent.url], {
       reject: false,
+      env,
     });
     expect(applied.stdout, applied.stderr).to.contain('application/cli-app created');
     await running(agent, 'cli-app');
-    const listed = await execa('node', [CLI, 'get', 'apps', '-o', 'json', '--agent', agent.url]);
+    const listed = await execa('node', [CLI, 'get', 'apps', '-o', 'json', '--agent', agent.url], { env });
     expect((JSON.parse(listed.stdout) as AppView[]).map((a) => a.name)).to.deep.equal(['cli-app']);
 
     await writeFile(
@@ -227,10 +230,11 @@ describe('stand-alone agent (real processes)', function () {
     );
     const rejected = await execa('node', [CLI, 'apply', '-f', manifest, '--agent', agent.url], {
       reject: false,
+      env,
     });
     expect(rejected.exitCode).to.equal(1);
     expect(rejected.stderr).to.contain('spec.command: expected a non-empty string, got 1');
-    const deleted = await execa('node', [CLI, 'delete', 'app', 'cli-app', '--agent', agent.url]);
+    const deleted = await execa('node', [CLI, 'delete', 'app', 'cli-app', '--agent', agent.url], { env });
     expect(deleted.stdout).to.contain('application/cli-app deleted');
   });
 });

@@ -59,16 +59,53 @@ describe('agent config', function () {
     expect(label.message).to.contain('--label: expected key=value');
   });
 
-  it('refuses to listen beyond loopback without an API token', async function () {
-    const err = (await loadAgentConfig({ listen: '0.0.0.0:6060', dataDir: dir }, {}).catch(
+  it('refuses to listen beyond loopback without TLS unless --insecure-listen says so', async function () {
+    const refused = async (flags: Parameters<typeof loadAgentConfig>[0], env: NodeJS.ProcessEnv = {}) =>
+      ((await loadAgentConfig({ dataDir: dir, ...flags }, env).catch((e: unknown) => e)) as Error).message;
+    expect(await refused({ listen: '0.0.0.0:6060' }, { APPMESH_API_TOKEN: 't' })).to.contain(
+      'listen 0.0.0.0:6060 is beyond loopback, so the API needs TLS: set --tls-cert and --tls-key',
+    );
+    expect(await refused({ listen: '[::]:6060' })).to.contain('listen [::]:6060 is beyond loopback');
+    expect(await refused({ listen: '10.1.2.3:6060', tlsCert: '/etc/c.pem' })).to.contain(
+      'needs both a certificate and a key',
+    );
+    const withTls = await loadAgentConfig(
+      { listen: '0.0.0.0:6060', dataDir: dir, tlsCert: '/etc/c.pem', tlsKey: '/etc/k.pem' },
+      {},
+    );
+    expect(withTls.tls).to.deep.equal({ certFile: '/etc/c.pem', keyFile: '/etc/k.pem' });
+    const insecure = await loadAgentConfig(
+      { listen: '0.0.0.0:6060', dataDir: dir },
+      { APPMESH_INSECURE_LISTEN: 'true' },
+    );
+    expect(insecure).to.include({ listenHost: '0.0.0.0', tls: undefined });
+    // 127.0.0.0/8 and localhost are loopback: plain HTTP is fine there.
+    for (const listen of ['127.0.0.2:6060', 'localhost:6060', '[::1]:6060']) {
+      expect((await loadAgentConfig({ listen, dataDir: dir }, {})).tls, listen).to.equal(undefined);
+    }
+  });
+
+  it('leaves the token to the data dir when none is set, and refuses an empty one naming the file', async function () {
+    expect((await loadAgentConfig({ dataDir: dir }, {})).apiToken).to.equal(undefined);
+    const empty = join(dir, 'empty-token');
+    await writeFile(empty, '  \n');
+    const err = (await loadAgentConfig({ dataDir: dir, apiTokenFile: empty }, {}).catch(
       (e: unknown) => e,
     )) as Error;
-    expect(err.message).to.contain('an API token is required');
-    const withToken = await loadAgentConfig(
-      { listen: '0.0.0.0:6060', dataDir: dir },
-      { APPMESH_API_TOKEN: 't' },
+    expect(err.message).to.equal(
+      `apiTokenFile ${empty} is empty: put the API token in it, or remove the setting`,
     );
-    expect(withToken.listenHost).to.equal('0.0.0.0');
+    const file = join(dir, 'token');
+    await writeFile(file, 'from-a-file\n');
+    expect((await loadAgentConfig({ dataDir: dir, apiTokenFile: file }, {})).apiToken).to.equal(
+      'from-a-file',
+    );
+    const yaml = join(dir, 'empty-token.yaml');
+    await writeFile(yaml, 'apiToken: ""\n');
+    const inFile = (await loadAgentConfig({ config: yaml, dataDir: dir }, {}).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(inFile.message).to.contain('apiToken is empty');
   });
 
   it('blocks and writes on change by default; polls and heartbeats as the benchmark baseline', async function () {
