@@ -1,8 +1,7 @@
-// `appmesh describe task NAME`: the task's spec, its placements with each replica's state and health
-// (from the node reports) and pid and restarts (from the node's agent REST API, when it answers), and
-// the scheduler's messages.
+// `appmesh describe task NAME`: the task's spec, its placements with each replica's state, health, pid
+// and restarts, and the scheduler's messages, all read from Consul KV (the node reports). It calls no
+// agent: a node chooses the URL it advertises, so the operator's agent token must never go there.
 import { stringify as toYaml } from 'yaml';
-import { AgentClient, appPath } from './agent-client.js';
 import type { ClusterState } from './cluster-state.js';
 import { readClusterState } from './cluster-state.js';
 import { formatAge } from './cluster-output.js';
@@ -11,36 +10,22 @@ import { kvPrefix, withConsul, type GlobalOptions } from './global-options.js';
 import { renderTable } from './table.js';
 import { TaskNotFoundError } from './task-store.js';
 
-/** What a node's agent says about one replica, or why it could not be asked. */
-export type ReplicaProcess =
-  { readonly pid: number | undefined; readonly restarts: number } | { readonly unreachable: string };
-
-export type ProcessLookup = (agentUrl: string, task: string) => Promise<ReplicaProcess>;
-
-/** Asks the node's agent; an agent that does not answer within a few seconds is "unreachable". */
-export function agentProcessLookup(agentTokenFile: string | undefined): ProcessLookup {
-  return async (agentUrl, task) => {
-    try {
-      const client = new AgentClient({
-        agent: agentUrl,
-        timeoutMs: 3000,
-        ...(agentTokenFile !== undefined ? { tokenFile: agentTokenFile } : {}),
-      });
-      const app = await client.json<{ pid?: number; starts?: number }>('GET', appPath(task));
-      return { pid: app.pid, restarts: Math.max(0, (app.starts ?? 0) - 1) };
-    } catch (err) {
-      return { unreachable: (err as Error).message.split('\n')[0] ?? 'no answer' };
-    }
+/** The pid and restarts a node reports for one app (agents before they were reported: undefined). */
+export function reportedProcess(
+  state: ClusterState,
+  node: string,
+  app: string,
+): { pid: number | undefined; restarts: number | undefined } {
+  const entry: unknown = state.nodes.get(node)?.apps?.[app];
+  if (typeof entry !== 'object' || entry === null) return { pid: undefined, restarts: undefined };
+  const number = (field: string): number | undefined => {
+    const value: unknown = (entry as Record<string, unknown>)[field];
+    return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
   };
+  return { pid: number('pid'), restarts: number('restarts') };
 }
 
-export async function describeTaskText(
-  state: ClusterState,
-  name: string,
-  prefix: string,
-  lookup: ProcessLookup,
-  nowMs: number,
-): Promise<string> {
+export function describeTaskText(state: ClusterState, name: string, prefix: string, nowMs: number): string {
   const entry = state.tasks.get(name);
   const view = taskView(state, name);
   if (entry === undefined || view === undefined) throw new TaskNotFoundError(name, prefix);
@@ -77,22 +62,14 @@ export async function describeTaskText(
   for (const placement of placements) {
     const replica = replicaOnNode(state, placement.node, name);
     const report = state.nodes.get(placement.node);
-    let pid = '-';
-    let restarts = '-';
     if (report === undefined) {
       notes.push(
         `${placement.node}: the node has no report (its agent is down); the replica moves when the scheduler sees it`,
       );
-    } else {
-      const process = await lookup(report.appmesh, name);
-      if ('unreachable' in process) {
-        pid = 'unreachable';
-        notes.push(`${placement.node}: pid and restarts unknown: ${process.unreachable}`);
-      } else {
-        pid = process.pid === undefined ? '-' : String(process.pid);
-        restarts = String(process.restarts);
-      }
     }
+    const process = reportedProcess(state, placement.node, name);
+    const pid = process.pid === undefined ? '-' : String(process.pid);
+    const restarts = process.restarts === undefined ? '-' : String(process.restarts);
     rows.push([
       placement.node,
       formatAge(placement.scheduledAt, nowMs),
@@ -118,13 +95,7 @@ export async function describeTaskText(
 export async function describeTaskCommand(name: string, globals: GlobalOptions): Promise<void> {
   const prefix = kvPrefix(globals);
   const text = await withConsul(globals, async (consul) =>
-    describeTaskText(
-      await readClusterState(consul, prefix),
-      name,
-      prefix,
-      agentProcessLookup(globals.agentTokenFile),
-      Date.now(),
-    ),
+    describeTaskText(await readClusterState(consul, prefix), name, prefix, Date.now()),
   );
   console.log(text);
 }
