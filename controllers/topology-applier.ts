@@ -1,6 +1,8 @@
 // TopologyApplier: turns this node's `cluster/topology/<node>` key and the task specs into the set of
 // cluster-owned apps the AppSupervisor runs here. It prefers keeping an app running on its last valid
 // spec over stopping it: a bad task value, a bad topology value or an unreachable Consul change nothing.
+// A dynamic port that turns out to be taken by another process is replaced, so the replica does not
+// crash-loop on it.
 import { isDeepStrictEqual } from 'node:util';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import {
@@ -17,9 +19,10 @@ import { decodeJson } from '../api/decode.js';
 import { Port } from '../api/names.js';
 import type { Consul } from '../src/consul/consul.js';
 import { watchKey, watchPrefix, type WatchOptions } from '../src/consul/watch.js';
+import type { AppState } from '../src/process/app-status.js';
 import type { Logger } from '../src/runtime/logger.js';
 import type { Runnable } from '../src/runtime/manager.js';
-import { DynamicPortAllocator } from './service-registrar/dynamic-ports.js';
+import { DynamicPortAllocator, listeningPorts } from './service-registrar/dynamic-ports.js';
 
 export interface TopologyApplierOptions {
   readonly consul: Consul;
@@ -27,9 +30,24 @@ export interface TopologyApplierOptions {
   readonly node: string;
   readonly logger: Logger;
   readonly watchOptions?: WatchOptions;
-  /** Ports for tasks with `dynamicPort: true` (default: 20000-32000, checked against listening sockets). */
+  /**
+   * Ports for tasks with `dynamicPort: true` (default: 20000-32000, checked against listening sockets and
+   * claimed host-wide, so agents on one host never hand out the same port).
+   */
   readonly dynamicPorts?: DynamicPortAllocator;
+  /** The supervisor's state of an app (to notice a replica that cannot bind its dynamic port). */
+  readonly appState?: (name: string) => AppState | undefined;
+  /** Names of apps whose status changed. */
+  readonly appStatusChanges?: Observable<string>;
+  /** TCP ports something listens on (default: /proc/net/tcp{,6}). */
+  readonly listening?: () => ReadonlySet<number>;
 }
+
+/**
+ * States in which an app has no process: if its port is listened on then, another process holds it, and
+ * the app cannot bind it (it crashed on the bind and waits to restart, or gave up).
+ */
+const DOWN_STATES: ReadonlySet<AppState> = new Set(['backoff', 'failed']);
 
 export class TopologyApplier implements Runnable {
   readonly name = 'topology-applier';
@@ -51,6 +69,9 @@ export class TopologyApplier implements Runnable {
   readonly #logged = new Map<string, string>();
   readonly #dynamicPorts: DynamicPortAllocator;
   #subscription: Subscription | undefined;
+  #statusSubscription: Subscription | undefined;
+  /** The last inputs, to apply again when a dynamic port is replaced. */
+  #lastInputs: [KvEntry | undefined, ReadonlyMap<string, KvEntry>] | undefined;
 
   constructor(options: TopologyApplierOptions) {
     this.#options = options;
@@ -68,20 +89,55 @@ export class TopologyApplier implements Runnable {
     const topology = watchKey(consul, this.#topologyKey, this.#watchOptions(this.#topologyKey));
     const tasks = watchPrefix(consul, this.#tasksPrefix, this.#watchOptions(this.#tasksPrefix));
     this.#subscription = combineLatest([topology.snapshots, tasks.snapshots]).subscribe({
-      next: ([entry, taskEntries]) => this.#apply(entry, taskEntries),
+      next: ([entry, taskEntries]) => {
+        this.#lastInputs = [entry, taskEntries];
+        this.#apply(entry, taskEntries);
+      },
       // Not expected (watches retry forever); the apps keep running on the last map.
       error: (error: unknown) =>
         this.#log.error('the topology watch stopped on an unexpected error; cluster apps stay as they are', {
           error: errorMessage(error),
         }),
     });
+    this.#statusSubscription = this.#options.appStatusChanges?.subscribe({
+      next: (name) => this.#checkDynamicPort(name),
+      error: (error: unknown) =>
+        this.#log.error('the app status stream stopped; taken dynamic ports are no longer noticed', {
+          error: errorMessage(error),
+        }),
+    });
     return Promise.resolve();
   }
 
+  /** Stops watching and gives back this agent's port claims (its apps stop with the agent). */
   stop(): Promise<void> {
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
+    this.#statusSubscription?.unsubscribe();
+    this.#statusSubscription = undefined;
+    this.#dynamicPorts.releaseAll();
     return Promise.resolve();
+  }
+
+  /**
+   * A replica with a dynamic port that is down while something listens on its port: another process took
+   * the port (before the app bound it, or while it restarted). Give the task a new port; the supervisor
+   * restarts the app with the new PORT instead of crash-looping on the old one.
+   */
+  #checkDynamicPort(name: string): void {
+    const port = this.#dynamicPorts.heldBy(name);
+    const inputs = this.#lastInputs;
+    if (port === undefined || inputs === undefined || this.#apps.value.get(name)?.port !== port) return;
+    const state = this.#options.appState?.(name);
+    if (state === undefined || !DOWN_STATES.has(state)) return;
+    if (!(this.#options.listening ?? listeningPorts)().has(port)) return;
+    this.#dynamicPorts.replace(name);
+    this.#apply(...inputs);
+    this.#log.warn('the dynamic port of a task is taken by another process; giving it a new one', {
+      task: name,
+      port,
+      newPort: this.#apps.value.get(name)?.port,
+    });
   }
 
   #apply(entry: KvEntry | undefined, taskEntries: ReadonlyMap<string, KvEntry>): void {
@@ -166,6 +222,9 @@ export class TopologyApplier implements Runnable {
       return undefined;
     }
     this.#logged.delete(`port:${task}`);
+    const problem = this.#dynamicPorts.claims.problem;
+    if (problem !== undefined) this.#logOnce('port-claims', problem, {});
+    else this.#logged.delete('port-claims');
     return port;
   }
 

@@ -154,6 +154,8 @@ export class ClusterMode {
           node: config.nodeName,
           logger: logger.child({ component: 'topology-applier' }),
           dynamicPorts: new DynamicPortAllocator(config.dynamicPortRange),
+          appState: deps.appState,
+          appStatusChanges: deps.appStatusChanges,
           watchOptions,
         })
       : undefined;
