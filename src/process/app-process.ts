@@ -10,14 +10,16 @@ import { appDefaults, isPeriodic, type AppSpec } from '../../api/app.js';
 import type { Backoff } from '../core/backoff.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { AppState, AppStatus, ProcessRecorder } from './app-status.js';
-import { ChildRun, type RunExit } from './child-run.js';
+import { agentEnvForApps, appEnvironment } from './child-env.js';
+import { launchChildRun, type Launcher, type Run, type RunExit } from './child-run.js';
+import { commandLineAs, hostUserDatabase, lookupExecUser, type ExecUser } from './exec-user.js';
 import { CommandLineError, commandLineFor, type CommandLine } from './command-line.js';
 import type { HealthCheckResult } from './health-check.js';
 import { OutputBuffer, type OutputChunk } from './output-buffer.js';
 import { OutputFile } from './output-file.js';
 import { readProcessStartTime } from './proc-stat.js';
 import { decideAfterExit, defaultRestartBackoff, exitActionFor } from './restart-policy.js';
-import { MEMORY_SAMPLES_OVER_LIMIT, RunMonitors } from './run-monitors.js';
+import { MEMORY_SAMPLES_OVER_LIMIT, RunMonitors, type LaunchIdentity } from './run-monitors.js';
 import { firstScheduledStart, nextScheduledStart, windowAt, type WindowState } from './schedule.js';
 
 export type { OutputChunk } from './output-buffer.js';
@@ -38,6 +40,30 @@ export interface AppProcessDeps {
    * the spec on purpose: a value that changes while the app runs must not restart it.
    */
   readonly launchEnv?: () => Readonly<Record<string, string>>;
+  /**
+   * The agent's variables every launch starts from (agentEnvForApps: no tokens). Default: the default
+   * policy applied to this process's environment.
+   */
+  readonly baseEnv?: Readonly<Record<string, string>>;
+  /** Put in every child's environment as APPMESH_AGENT_ID, so leftovers are found without the ledger. */
+  readonly agentId?: string;
+  /** Starts one run; the real one by default (tests inject runs that misbehave). */
+  readonly launcher?: Launcher;
+  /** A launch that has neither started nor failed by then is failed; default LAUNCH_TIMEOUT_MS. */
+  readonly launchTimeoutMs?: number;
+}
+
+/**
+ * How long a launch may take to start or fail. Node normally answers within milliseconds; this bound
+ * exists so a launch that never settles (as Node did for a NUL byte in env) fails that one app.
+ */
+export const LAUNCH_TIMEOUT_MS = 10_000;
+/** After SIGKILL, how long stop() waits for the exit before it gives up on a process (state D). */
+const EXIT_AFTER_KILL_MS = 15_000;
+
+/** The start was abandoned because it did not settle within the launch timeout. */
+class LaunchTimeoutError extends Error {
+  override readonly name = 'LaunchTimeoutError';
 }
 
 /** Timers are re-armed at least this often: setTimeout cannot wait longer than ~24.8 days. */
@@ -47,8 +73,9 @@ type StopReason = 'disable' | 'restart' | 'update' | 'window' | 'memory' | 'shut
 type Parked = 'standby' | 'failed' | 'removed';
 
 interface CurrentRun {
-  readonly run: ChildRun;
+  readonly run: Run;
   readonly commandLine: CommandLine;
+  readonly identity: LaunchIdentity;
   running: boolean;
   stopReason: StopReason | undefined;
   monitors: RunMonitors | undefined;
@@ -60,7 +87,7 @@ const isoTime = (ms: number | undefined) => (ms === undefined ? undefined : new 
 
 /** The fields whose change means the process must be started again to take effect. */
 function launchSettings(spec: AppSpec) {
-  return [spec.command, spec.shell, spec.working_dir, spec.env];
+  return [spec.command, spec.shell, spec.working_dir, spec.env, spec.exec_user];
 }
 
 function scheduleSettings(spec: AppSpec) {
@@ -80,6 +107,10 @@ export class AppProcess {
   readonly #recorder: ProcessRecorder | undefined;
   readonly #launchEnv: (() => Readonly<Record<string, string>>) | undefined;
   readonly #background = new Set<Promise<unknown>>();
+  readonly #baseEnv: Readonly<Record<string, string>>;
+  readonly #agentId: string | undefined;
+  readonly #launcher: Launcher;
+  readonly #launchTimeoutMs: number;
   #spec: AppSpec;
 
   #started = false;
@@ -118,6 +149,10 @@ export class AppProcess {
     this.#sampleMs = deps.resourceSampleMs ?? 1000;
     this.#recorder = deps.recorder;
     this.#launchEnv = deps.launchEnv;
+    this.#baseEnv = deps.baseEnv ?? agentEnvForApps(process.env);
+    this.#agentId = deps.agentId;
+    this.#launcher = deps.launcher ?? launchChildRun;
+    this.#launchTimeoutMs = deps.launchTimeoutMs ?? LAUNCH_TIMEOUT_MS;
     this.#enabled = (spec.status ?? appDefaults.status) !== 0;
     this.#state = this.#enabled ? 'waiting' : 'disabled';
     this.#output = new OutputBuffer(...this.#bufferLimits(spec));
@@ -330,10 +365,12 @@ export class AppProcess {
     const spec = this.#spec;
     this.#restartAt = undefined;
     let commandLine: CommandLine;
-    let run: ChildRun;
+    let run: Run;
+    let identity: LaunchIdentity;
     try {
       commandLine = commandLineFor(spec.command, spec.shell);
-      run = this.#startRun(spec, commandLine);
+      identity = this.#identity(spec);
+      run = this.#startRun(spec, commandLine, identity);
     } catch (err) {
       // A command only a shell can run, or options execa refuses: retrying cannot help, a corrected spec can.
       const message = (err as Error).message;
@@ -345,6 +382,7 @@ export class AppProcess {
     const current: CurrentRun = {
       run,
       commandLine,
+      identity,
       running: false,
       stopReason: undefined,
       monitors: undefined,
@@ -357,19 +395,77 @@ export class AppProcess {
     this.#checkResult = 'unknown';
     this.#rssBytes = undefined;
     this.#cpuSeconds = undefined;
-    const recorded = this.#track(run.spawned.then((started) => this.#onSpawned(current, started)));
-    current.done = run.exited
+    const started = this.#startedWithinBound(run);
+    const recorded = this.#track(
+      started.then((outcome) => (outcome === 'timeout' ? false : this.#onSpawned(current, outcome))),
+    );
+    // A launch that times out is abandoned: its exit is the timeout, whatever the run does later.
+    const abandoned = started.then((outcome) =>
+      outcome === 'timeout'
+        ? this.#abandon(run)
+        : new Promise<never>(() => {
+            /* never: the run's own exit ends it */
+          }),
+    );
+    current.done = Promise.race([run.exited, abandoned])
       .then((exit) => this.#onExit(current, exit, recorded))
       .catch((err: unknown) => {
         this.#logger.error('handling the app process exit failed', { error: String(err) });
       });
   }
 
-  #startRun(spec: AppSpec, commandLine: CommandLine): ChildRun {
-    return new ChildRun({
-      commandLine,
+  /** Resolves with the run's spawn outcome, or 'timeout' when it has none within the launch bound. */
+  #startedWithinBound(run: Run): Promise<boolean | 'timeout'> {
+    let cancel: () => void = () => undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      cancel = this.#clock.setTimeout(() => resolve('timeout'), this.#launchTimeoutMs);
+    });
+    return Promise.race([run.spawned, timedOut]).finally(() => cancel());
+  }
+
+  /** Ends an abandoned run if it ever starts, and reports the timeout as its exit. */
+  #abandon(run: Run): RunExit {
+    void run.terminate();
+    void run.spawned.then((started) => (started ? run.terminate() : undefined));
+    const seconds = this.#launchTimeoutMs / 1000;
+    return {
+      code: undefined,
+      signal: undefined,
+      spawnError: new LaunchTimeoutError(`the process neither started nor failed within ${seconds} s`),
+      endedAt: this.#clock.now(),
+    };
+  }
+
+  /**
+   * The environment and user of a launch. Throws (the app goes to `failed`) when exec_user cannot be
+   * honoured: the user is gone since the spec was accepted, or the agent cannot switch users.
+   */
+  #identity(spec: AppSpec): LaunchIdentity {
+    let user: ExecUser | undefined;
+    const db = hostUserDatabase();
+    if (spec.exec_user !== undefined) {
+      const found = lookupExecUser(spec.exec_user, db);
+      if ('problem' in found) throw new Error(found.problem);
+      user = found.user;
+    }
+    return {
+      env: appEnvironment({
+        base: this.#baseEnv,
+        user,
+        launch: this.#launchEnv?.() ?? {},
+        spec: spec.env,
+        app: this.name,
+        agentId: this.#agentId,
+      }),
+      asUser: (commandLine) => commandLineAs(commandLine, user, db),
+    };
+  }
+
+  #startRun(spec: AppSpec, commandLine: CommandLine, identity: LaunchIdentity): Run {
+    return this.#launcher({
+      commandLine: identity.asUser(commandLine),
       cwd: spec.working_dir,
-      env: this.#launchEnv === undefined ? spec.env : { ...this.#launchEnv(), ...spec.env },
+      env: identity.env,
       graceMs: (spec.stop_timeout_seconds ?? appDefaults.stopTimeoutSeconds) * 1000,
       clock: this.#clock,
       onLine: (line) => {
@@ -430,7 +526,10 @@ export class AppProcess {
     if (exit.spawnError !== undefined) this.#lastError = this.#describeStartFailure(current, exit.spawnError);
     const reason = current.stopReason;
     const runMs = exit.endedAt - current.run.startedAt;
-    if (reason === 'memory') {
+    if (exit.spawnError instanceof LaunchTimeoutError) {
+      // Retrying a launch that hangs would pile up hung launches; a corrected spec or a restart can.
+      this.#parked = 'failed';
+    } else if (reason === 'memory') {
       this.#failures += 1;
       this.#restartAt = exit.endedAt + this.#backoff(this.#failures);
     } else if (reason === undefined) {
@@ -481,6 +580,9 @@ export class AppProcess {
   }
 
   #describeStartFailure(current: CurrentRun, error: Error): string {
+    if (error instanceof LaunchTimeoutError) {
+      return `could not start the app: ${error.message}; it was abandoned (check command, env and working_dir, then restart it)`;
+    }
     const dir = this.#spec.working_dir;
     if (dir !== undefined && !existsSync(dir)) {
       return `could not start the app: working_dir ${dir} does not exist; create it or fix working_dir`;
@@ -504,6 +606,7 @@ export class AppProcess {
     const live = () => this.#current === current && current.stopReason === undefined;
     return new RunMonitors({
       pgid,
+      identity: current.identity,
       spec: () => this.#spec,
       sampleMs: this.#sampleMs,
       clock: this.#clock,
@@ -580,6 +683,29 @@ export class AppProcess {
     return result;
   }
 
+  /**
+   * Waits for the run's exit, but not forever: a process stuck in the kernel after SIGKILL (state D)
+   * must not keep the app, or the agent's shutdown, waiting. Bound: the grace, plus the launch bound
+   * (a run still starting), plus EXIT_AFTER_KILL_MS.
+   */
+  async #boundedExit(current: CurrentRun): Promise<void> {
+    const graceMs = (this.#spec.stop_timeout_seconds ?? appDefaults.stopTimeoutSeconds) * 1000;
+    let cancel: () => void = () => undefined;
+    const gaveUp = new Promise<'gave-up'>((resolve) => {
+      cancel = this.#clock.setTimeout(
+        () => resolve('gave-up'),
+        graceMs + this.#launchTimeoutMs + EXIT_AFTER_KILL_MS,
+      );
+    });
+    const outcome = await Promise.race([current.done.then(() => 'exited' as const), gaveUp]);
+    cancel();
+    if (outcome === 'gave-up') {
+      this.#logger.error('the app process did not exit after SIGKILL; giving up on it', {
+        pid: current.run.pid,
+      });
+    }
+  }
+
   #track<T>(promise: Promise<T>): Promise<T> {
     this.#background.add(promise);
     const forget = () => this.#background.delete(promise);
@@ -595,7 +721,7 @@ export class AppProcess {
       this.#requestStop(current, 'shutdown');
       this.#state = 'stopping';
       this.#publish();
-      await current.done;
+      await this.#boundedExit(current);
     }
     await this.#operations;
     while (this.#background.size > 0) await Promise.all([...this.#background]);

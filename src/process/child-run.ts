@@ -24,8 +24,8 @@ export interface RunExit {
 export interface ChildRunOptions {
   readonly commandLine: CommandLine;
   readonly cwd: string | undefined;
-  /** Added to the agent's own environment. */
-  readonly env: Readonly<Record<string, string>> | undefined;
+  /** The whole environment: nothing of the agent's is inherited beyond it (see child-env.ts). */
+  readonly env: Readonly<Record<string, string>>;
   /** Grace between SIGTERM and SIGKILL, also for what the leader leaves behind when it exits. */
   readonly graceMs: number;
   readonly clock: Clock;
@@ -35,11 +35,25 @@ export interface ChildRunOptions {
   readonly onError: (err: unknown) => void;
 }
 
+/** One run as its supervisor sees it; ChildRun is the real one, tests inject others. */
+export interface Run {
+  readonly startedAt: number;
+  readonly pid: number | undefined;
+  /** True once the process is running; false if it could not be started. */
+  readonly spawned: Promise<boolean>;
+  readonly exited: Promise<RunExit>;
+  terminate(): Promise<RunExit>;
+}
+
+export type Launcher = (options: ChildRunOptions) => Run;
+
+export const launchChildRun: Launcher = (options) => new ChildRun(options);
+
 function closed(stream: Readable): Promise<void> {
   return stream.closed ? Promise.resolve() : new Promise((resolve) => stream.once('close', () => resolve()));
 }
 
-export class ChildRun {
+export class ChildRun implements Run {
   readonly startedAt: number;
   /** Undefined when the start failed before a process existed. */
   readonly pid: number | undefined;
@@ -54,8 +68,8 @@ export class ChildRun {
     this.startedAt = clock.now();
     const subprocess = execa(commandLine.file, [...commandLine.args], {
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-      ...(options.env === undefined ? {} : { env: options.env }),
-      extendEnv: true,
+      env: options.env,
+      extendEnv: false,
       detached: true,
       cleanup: false,
       stdin: 'ignore',
@@ -73,33 +87,51 @@ export class ChildRun {
       stream.once('end', () => splitter.end());
     }
 
-    this.spawned = new Promise((resolve) => {
-      subprocess.once('spawn', () => resolve(true));
-      subprocess.once('error', () => resolve(false));
+    // The executors run synchronously, so both resolvers are set before any event can fire.
+    let settleSpawn: (started: boolean) => void = () => undefined;
+    let resolveExit: (exit: RunExit) => void = () => undefined;
+    this.spawned = new Promise((resolve) => (settleSpawn = resolve));
+    this.exited = new Promise((resolve) => (resolveExit = resolve));
+    let spawnSettled = false;
+    const failedToStart = (error: Error) => {
+      if (spawnSettled) return;
+      spawnSettled = true;
+      settleSpawn(false);
+      resolveExit({ code: undefined, signal: undefined, spawnError: error, endedAt: clock.now() });
+    };
+    subprocess.once('spawn', () => {
+      if (spawnSettled) return;
+      spawnSettled = true;
+      settleSpawn(true);
     });
-    this.exited = new Promise<RunExit>((resolve) => {
-      const failedToStart = (error: Error) =>
-        resolve({ code: undefined, signal: undefined, spawnError: error, endedAt: clock.now() });
-      subprocess.once('error', (error) => {
-        // Errors after a successful start (a failed kill) are execa's to handle; only a failed start ends the run.
-        void this.spawned.then((started) => {
-          if (!started) failedToStart(error);
-        });
-      });
-      subprocess.once('exit', (code, signal) => {
-        this.#leaderExited = true;
-        const endedAt = clock.now();
-        const report = () =>
-          resolve({ code: code ?? undefined, signal: signal ?? undefined, spawnError: undefined, endedAt });
-        // The exit is reported even if ending the group failed; the failure goes to onError.
-        this.#endGroupAndDrain(streams).then(report, (err: unknown) => {
-          options.onError(err);
-          report();
-        });
+    // Errors after a successful start (a failed kill) are execa's to handle; only a failed start ends the run.
+    subprocess.once('error', failedToStart);
+    subprocess.once('exit', (code, signal) => {
+      this.#leaderExited = true;
+      const endedAt = clock.now();
+      const report = () =>
+        resolveExit({ code: code ?? undefined, signal: signal ?? undefined, spawnError: undefined, endedAt });
+      // The exit is reported even if ending the group failed; the failure goes to onError.
+      this.#endGroupAndDrain(streams).then(report, (err: unknown) => {
+        options.onError(err);
+        report();
       });
     });
-    // With reject: false execa resolves even for failed runs; the events above carry the outcome.
-    subprocess.then(() => undefined, options.onError);
+    // With reject: false execa resolves even for failed runs, and the events above carry the outcome,
+    // except when Node refuses the options (e.g. a NUL byte in env or cwd): then no event fires at all
+    // and this settlement is the only sign, so it fails the start (once, if nothing else did).
+    subprocess.then(
+      (result) => {
+        if (!spawnSettled) {
+          const cause: unknown = (result as { cause?: unknown }).cause;
+          failedToStart(cause instanceof Error ? cause : new Error(result.shortMessage ?? 'could not start'));
+        }
+      },
+      (err: unknown) => {
+        options.onError(err);
+        failedToStart(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
   }
 
   /** SIGTERM to the group, SIGKILL after the grace period; resolves when the run has exited. Idempotent. */

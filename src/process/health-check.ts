@@ -8,7 +8,8 @@ import { signalGroup } from './process-group.js';
 export interface HealthCheckOptions {
   readonly commandLine: CommandLine;
   readonly cwd: string | undefined;
-  readonly env: Readonly<Record<string, string>> | undefined;
+  /** The whole environment (the app's, see child-env.ts); nothing else is inherited. */
+  readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly clock: Clock;
   /** Aborting kills the check (the app is stopping). */
@@ -25,8 +26,8 @@ export async function runHealthCheck(options: HealthCheckOptions): Promise<Healt
   const { commandLine, clock, signal } = options;
   const check = execa(commandLine.file, [...commandLine.args], {
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    ...(options.env === undefined ? {} : { env: options.env }),
-    extendEnv: true,
+    env: options.env,
+    extendEnv: false,
     detached: true,
     cleanup: false,
     stdio: 'ignore',

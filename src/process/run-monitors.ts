@@ -4,7 +4,7 @@
 import type { Logger } from 'winston';
 import { appDefaults, type AppSpec } from '../../api/app.js';
 import type { Clock } from '../core/clock.js';
-import { commandLineFor } from './command-line.js';
+import { commandLineFor, type CommandLine } from './command-line.js';
 import { runHealthCheck, type HealthCheckResult } from './health-check.js';
 import { PeriodicTask } from './periodic-task.js';
 import { readGroupUsage, type GroupUsage } from './proc-stat.js';
@@ -19,8 +19,16 @@ export interface RunMonitorEvents {
   readonly health: (result: HealthCheckResult) => void;
 }
 
+/** How the run was launched; its health checks run the same way (environment, user). */
+export interface LaunchIdentity {
+  readonly env: Readonly<Record<string, string>>;
+  /** Wraps a command line so it runs as the app's exec_user (identity when there is none). */
+  readonly asUser: (commandLine: CommandLine) => CommandLine;
+}
+
 export interface RunMonitorOptions {
   readonly pgid: number;
+  readonly identity: LaunchIdentity;
   readonly spec: () => AppSpec;
   readonly sampleMs: number;
   readonly clock: Clock;
@@ -85,9 +93,11 @@ export class RunMonitors {
     let result: HealthCheckResult;
     try {
       result = await runHealthCheck({
-        commandLine: commandLineFor(spec.health_check_cmd, spec.shell, 'health_check_cmd'),
+        commandLine: this.options.identity.asUser(
+          commandLineFor(spec.health_check_cmd, spec.shell, 'health_check_cmd'),
+        ),
         cwd: spec.working_dir,
-        env: spec.env,
+        env: this.options.identity.env,
         timeoutMs: (spec.health_check_timeout_seconds ?? appDefaults.healthCheckTimeoutSeconds) * 1000,
         clock: this.options.clock,
         signal,

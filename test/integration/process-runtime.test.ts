@@ -37,7 +37,7 @@ describe('AppProcess output, health and schedule (real processes)', function () 
       name: 'checked',
       command: 'sleep 300',
       health_check_cmd: 'sh -c "exit 1"',
-      health_check_interval_seconds: 0.2,
+      health_check_interval_seconds: 1,
       health_check_timeout_seconds: 0.5,
     });
     const statuses = recordStatuses(app);
