@@ -63,6 +63,12 @@ export const NodeSettings = strictObject(
   { name: t.string, labels: t.record(t.string, t.string) },
 );
 
+export const AppEnvSettings = strictObject(
+  'AppEnvSettings',
+  {},
+  { allow: t.array(t.string), deny: t.array(t.string) },
+);
+
 export const AgentConfigFile = strictObject(
   'AgentConfig',
   {},
@@ -90,6 +96,15 @@ export const AgentConfigFile = strictObject(
     shutdownTimeoutSeconds: NonNegativeInt,
     consul: ConsulSettings,
     node: NodeSettings,
+    /**
+     * Which of the agent's own environment variables apps get (globs `*` `?`, case-insensitive). Apps
+     * always get PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR (when set), plus
+     * `allow`; `deny` (default: secret-looking names, see src/process/child-env.ts) wins over both, and the
+     * agent's own tokens are never passed. An app's own `env` is not filtered.
+     */
+    env: AppEnvSettings,
+    /** Cap on the sum of every app's output_buffer_bytes (default 512 MiB); an app over it is refused. */
+    maxTotalOutputBufferBytes: NonNegativeInt,
   },
 );
 export type AgentConfigFile = t.TypeOf<typeof AgentConfigFile>;

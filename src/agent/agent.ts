@@ -20,6 +20,8 @@ import { createLogger, type Logger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
 import { createMetricsRegistry } from '../runtime/metrics.js';
 import { RuntimeMetrics } from '../runtime/runtime-metrics.js';
+import { admissionProblems, outputBudgetProblem } from '../process/admission.js';
+import { agentEnvForApps, DEFAULT_DENY } from '../process/child-env.js';
 import { dataDirToken } from './api-token.js';
 import type { ClusterMode } from './cluster-mode.js';
 import type { AgentConfig } from './config.js';
@@ -113,9 +115,16 @@ export class Agent {
     const registry = createMetricsRegistry();
     const runtimeMetrics = new RuntimeMetrics(registry);
 
-    const ledger = new ProcessLedger(config.dataDir, logger.child({ component: 'process-ledger' }));
-    await ledger.reapPreviousRun();
+    // The store first: an apps.json that does not decode stops the agent before any process is touched.
     const store = await LocalAppStore.open(config.dataDir, logger.child({ component: 'local-apps' }));
+    const ledger = await ProcessLedger.open(config.dataDir, logger.child({ component: 'process-ledger' }));
+    await ledger.reapPreviousRun();
+    // Computed once: the agent's variables apps may see (never its tokens; see child-env.ts).
+    const baseEnv = agentEnvForApps(process.env, {
+      allow: config.appEnv.allow,
+      deny: config.appEnv.deny ?? DEFAULT_DENY,
+    });
+    const limits = { maxTotalOutputBufferBytes: config.maxTotalOutputBufferBytes };
 
     const desired = new BehaviorSubject<DesiredApps>(new Map());
     // The supervisor is built after the cluster parts that report on it; its changes are relayed here.
@@ -167,9 +176,13 @@ export class Agent {
     });
     const supervisor = new AppSupervisor({
       desired: () => desired.value,
+      refusal: (_name, spec, others) => outputBudgetProblem(spec, others, limits),
+      logger,
       processDeps: (name) => ({
         logger: logger.child({ app: name }),
         recorder: ledger,
+        agentId: ledger.agentId,
+        baseEnv,
         outputDir: join(config.dataDir, 'output'),
         // Read at each launch, never put in the spec: a changing peer list must not restart the app.
         launchEnv: (): Record<string, string> =>
@@ -204,6 +217,15 @@ export class Agent {
     });
 
     subscriptions.push(supervisor.changes.subscribe(supervisorChanges));
+    // A PUT is refused (400) when the app could not run here next to the others; disabling never is.
+    store.admission = (spec) => {
+      const others = [...desired.value].filter(([name]) => name !== spec.name).map(([, app]) => app.spec);
+      if (spec.status === 0) {
+        const problem = outputBudgetProblem(spec, others, limits);
+        return problem === undefined ? [] : [problem];
+      }
+      return admissionProblems(spec, others, limits);
+    };
 
     const controller = new Controller<string>({
       name: 'app-supervisor',

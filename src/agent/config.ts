@@ -39,6 +39,9 @@ export interface ClusterConfig {
   readonly reportIntervalMs: number | undefined;
 }
 
+/** 512 apps at the default 1 MiB each: the most memory an agent spends on apps' output buffers. */
+export const DEFAULT_MAX_TOTAL_OUTPUT_BUFFER_BYTES = 512 * 1024 * 1024;
+
 export interface AgentConfig {
   readonly listenHost: string;
   readonly listenPort: number;
@@ -52,6 +55,9 @@ export interface AgentConfig {
   readonly maxBodyBytes: number;
   readonly shutdownTimeoutMs: number;
   readonly cluster: ClusterConfig | undefined;
+  /** The agent variables apps may get (see api/agent-config.ts `env`); undefined deny = the default list. */
+  readonly appEnv: { readonly allow: readonly string[]; readonly deny: readonly string[] | undefined };
+  readonly maxTotalOutputBufferBytes: number;
 }
 
 /** Flags as the CLI parsed them (strings; decoded here like every other layer). */
@@ -375,6 +381,8 @@ export async function loadAgentConfig(
     apiToken,
     tls,
     maxBodyBytes: merged.maxBodyBytes ?? 1024 * 1024,
+    appEnv: { allow: merged.env?.allow ?? [], deny: merged.env?.deny },
+    maxTotalOutputBufferBytes: merged.maxTotalOutputBufferBytes ?? DEFAULT_MAX_TOTAL_OUTPUT_BUFFER_BYTES,
     shutdownTimeoutMs: (merged.shutdownTimeoutSeconds ?? 15) * 1000,
     cluster: await resolveCluster(merged, env, { host, port, scheme: tls === undefined ? 'http' : 'https' }),
   };

@@ -1,11 +1,27 @@
 // The stand-alone app store: apps an operator put on this host through the REST API, persisted in
 // <dataDir>/apps.json (written atomically) and streamed to the AppSupervisor as a desired-state map.
+// A file that is not a JSON array, or holds two entries with one name, stops the agent at start (before
+// any process is touched): guessing which entry was meant could run the wrong app.
 import { join } from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { decodeAppSpec, type AppSpec } from '../../api/app.js';
 import { readFileIfExists, writeJsonAtomic } from '../core/atomic-file.js';
 import type { Logger } from '../runtime/logger.js';
+import { HttpError } from './http-server.js';
+
+/**
+ * Why the agent cannot take `spec` next to its other apps (output budget, exec_user), one line each;
+ * `others` are the other apps this agent runs (local and cluster).
+ */
+export type AppAdmission = (spec: AppSpec) => readonly string[];
+
+/** The entry's `name`, when it has a string one (also for entries that no longer decode). */
+function nameOf(entry: unknown): string | undefined {
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const name = (entry as Record<string, unknown>)['name'];
+  return typeof name === 'string' ? name : undefined;
+}
 
 export class LocalAppStore {
   readonly #path: string;
@@ -13,6 +29,7 @@ export class LocalAppStore {
   /** Entries of the file that no longer decode: kept and written back untouched, never lost. */
   readonly #unreadable: unknown[];
   #writes: Promise<void> = Promise.resolve();
+  #admission: AppAdmission = () => [];
 
   private constructor(path: string, apps: Map<string, AppSpec>, unreadable: unknown[]) {
     this.#path = path;
@@ -35,6 +52,19 @@ export class LocalAppStore {
         );
       }
       if (!Array.isArray(entries)) throw new Error(`${path}: expected a JSON array of app specs`);
+      const firstEntry = new Map<string, number>();
+      for (const [i, entry] of entries.entries()) {
+        const name = nameOf(entry);
+        if (name === undefined) continue;
+        const first = firstEntry.get(name);
+        if (first !== undefined) {
+          throw new Error(
+            `${path}: entries ${first} and ${i} (counting from 0) are both named ${JSON.stringify(name)}; ` +
+              'remove or rename one, then start again',
+          );
+        }
+        firstEntry.set(name, i);
+      }
       for (const [i, entry] of entries.entries()) {
         const decoded = decodeAppSpec(entry, `${path} [${i}]`);
         if (isLeft(decoded)) {
@@ -63,8 +93,20 @@ export class LocalAppStore {
     return [...this.#apps.value.values()];
   }
 
-  /** Add or replace an app; resolves once it is on disk. */
+  /** Set once the agent can tell what else runs here; until then every app is admitted. */
+  set admission(check: AppAdmission) {
+    this.#admission = check;
+  }
+
+  /**
+   * Add or replace an app; resolves once it is on disk. An app the agent cannot run next to the others
+   * is refused with a 400 naming the reason (HttpError, so the REST API answers it as it is).
+   */
   put(spec: AppSpec): Promise<void> {
+    const problems = this.#admission(spec);
+    if (problems.length > 0) {
+      return Promise.reject(new HttpError(400, `app "${spec.name}" cannot run on this agent`, problems));
+    }
     return this.#change((apps) => apps.set(spec.name, spec));
   }
 

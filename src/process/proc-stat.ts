@@ -87,8 +87,16 @@ export function readProcessStartTime(pid: number): Promise<number | undefined> {
   return Promise.resolve(liveStat(pid, text)?.startTime);
 }
 
+/**
+ * The process's initial environment (/proc/<pid>/environ: NUL-separated `NAME=value`), or undefined
+ * when it is gone or not ours to read.
+ */
+export function readProcessEnviron(pid: number): Promise<string | undefined> {
+  return readTextIfPresent(`/proc/${pid}/environ`);
+}
+
 /** Every live (non-zombie) process in /proc. */
-async function scanProcesses(): Promise<ProcStat[]> {
+export async function scanProcesses(): Promise<ProcStat[]> {
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number);
   const stats = await Promise.all(pids.map((pid) => readProcStat(pid)));
   return stats.filter((stat): stat is ProcStat => stat !== undefined);

@@ -92,12 +92,12 @@ describe('reapLeftovers (real processes)', function () {
         { app: 'reused', pid: other, startTime: otherStart - 1 },
         { app: 'long-gone', pid: 2 ** 22 + 7, startTime: 1 },
       ],
-      2_000,
+      { graceMs: 2_000 },
     );
-    expect(results).to.deep.equal([
-      { app: 'stale', pid: stale, outcome: 'terminated' },
-      { app: 'reused', pid: other, outcome: 'pid-reused' },
-      { app: 'long-gone', pid: 2 ** 22 + 7, outcome: 'gone' },
+    expect(results).to.have.deep.members([
+      { app: 'stale', pid: stale, outcome: 'terminated', foundBy: 'ledger' },
+      { app: 'reused', pid: other, outcome: 'pid-reused', foundBy: 'ledger' },
+      { app: 'long-gone', pid: 2 ** 22 + 7, outcome: 'gone', foundBy: 'ledger' },
     ]);
     expect(staleMembers.filter(isAlive)).to.deep.equal([]);
     expect(isAlive(other)).to.equal(true);
@@ -108,8 +108,33 @@ describe('reapLeftovers (real processes)', function () {
     await eventually('the leftover to have its child', () => liveGroupMembers(stubborn).length >= 2);
     const startTime = await readProcessStartTime(stubborn);
     if (startTime === undefined) throw new Error('test process vanished');
-    const results = await reapLeftovers([{ app: 'stubborn', pid: stubborn, startTime }], 300);
-    expect(results).to.deep.equal([{ app: 'stubborn', pid: stubborn, outcome: 'killed' }]);
+    const results = await reapLeftovers([{ app: 'stubborn', pid: stubborn, startTime }], { graceMs: 300 });
+    expect(results).to.deep.equal([{ app: 'stubborn', pid: stubborn, outcome: 'killed', foundBy: 'ledger' }]);
     expect(liveGroupMembers(stubborn)).to.deep.equal([]);
+  });
+
+  it('finds leftovers by their marker without any record, and only those of this agent id', async function () {
+    const marked = (agentId: string, script: string) => {
+      const child = spawn('/bin/sh', ['-c', script], {
+        detached: true,
+        stdio: 'ignore',
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', APPMESH_AGENT_ID: agentId, APPMESH_APP: 'm' },
+      });
+      spawned.push(child);
+      if (child.pid === undefined) throw new Error('could not spawn a test process');
+      return child.pid;
+    };
+    const ours = marked('agent-under-test', 'sleep 300 & wait');
+    const foreign = marked('another-agent', 'sleep 302');
+    await eventually('the leftover to have its child', () => liveGroupMembers(ours).length >= 2);
+    const members = liveGroupMembers(ours);
+    const results = await reapLeftovers([], {
+      agentId: 'agent-under-test',
+      graceMs: 2_000,
+      markedStartedBy: Number.MAX_SAFE_INTEGER,
+    });
+    expect(results).to.deep.equal([{ app: 'm', pid: ours, outcome: 'terminated', foundBy: 'marker' }]);
+    expect(members.filter(isAlive)).to.deep.equal([]);
+    expect(isAlive(foreign)).to.equal(true);
   });
 });
