@@ -1,5 +1,6 @@
-// The one door to the agent's REST API: JSON reads, the output tail, and mutations that carry the
-// API token. It tells the banner whether the agent answered at all, and turns every failure into
+// The one door to the agent's REST API: JSON reads, the output tail and mutations, every one carrying
+// the API token (the agent requires it for everything the page reads). A 401 asks for the token and
+// tries once more. It tells the banner whether the agent answered at all, and turns every failure into
 // an error whose message a person can read (never a stack trace or a raw body).
 
 import { isObject, parseJson } from './decode.js';
@@ -52,14 +53,14 @@ export class AgentClient {
   ) {}
 
   async getJson<T>(path: string, decode: (json: unknown) => T): Promise<T> {
-    const res = await this.send(path, { headers: { accept: 'application/json' } });
+    const res = await this.sendWithToken(path, 'GET', { accept: 'application/json' });
     if (!res.ok) throw await errorFrom(res);
     return decode(parseJson(await res.text(), path));
   }
 
   async getOutput(app: string, offset: string | undefined): Promise<OutputChunk> {
     const query = offset === undefined ? '' : `?offset=${encodeURIComponent(offset)}`;
-    const res = await this.send(`${appPath(app)}/output${query}`, { headers: { accept: 'text/plain' } });
+    const res = await this.sendWithToken(`${appPath(app)}/output${query}`, 'GET', { accept: 'text/plain' });
     if (!res.ok) throw await errorFrom(res);
     return {
       text: await res.text(),
@@ -89,6 +90,25 @@ export class AgentClient {
     }
     if (!res.ok) throw await errorFrom(res);
     await res.body?.cancel();
+  }
+
+  /** A read with the stored token; a 401 (no or a stale token) asks for it and tries exactly once more. */
+  private async sendWithToken(
+    path: string,
+    method: 'GET',
+    headers: Record<string, string>,
+  ): Promise<Response> {
+    const first = await this.send(path, {
+      method,
+      headers: { ...headers, ...authorization(this.tokens.current()) },
+    });
+    if (first.status !== 401) return first;
+    this.tokens.forget();
+    const refused = await errorFrom(first);
+    const token = await this.askToken(refused.message);
+    const second = await this.send(path, { method, headers: { ...headers, ...authorization(token) } });
+    if (second.status === 401) this.tokens.forget();
+    return second;
   }
 
   private async askToken(reason: string): Promise<string> {

@@ -1,6 +1,7 @@
 // Entry point of the browser UI: wires the agent client, the live event stream and the views
 // together, and routes between views by the URL hash (#/apps, #/apps/<name>, #/cluster) so a
-// reload keeps what the user was looking at.
+// reload keeps what the user was looking at. A link may carry the API token as `#token=<token>`
+// (what `make run` prints): it is kept for the tab and removed from the address at once.
 
 import { AgentClient, AgentUnreachableError, ApiError } from './api.js';
 import { AppDetail } from './app-detail.js';
@@ -61,7 +62,8 @@ class Ui {
     (name) => (location.hash = `#/apps/${encodeURIComponent(name)}`),
   );
   private readonly detail = new AppDetail(byId('app-detail', HTMLElement), this.client, this.messages, {
-    tokenRequired: () => this.agent?.tokenRequired ?? false,
+    // The agent always requires its token; an older agent may say it does not.
+    tokenRequired: () => this.agent?.tokenRequired ?? true,
     onDeleted: () => (location.hash = '#/apps'),
   });
   private readonly cluster = new ClusterView({
@@ -70,15 +72,30 @@ class Ui {
     topology: byId('topology', HTMLTableElement),
     topologyEmpty: byId('topology-empty', HTMLParagraphElement),
   });
-  private readonly events = new LiveEvents('/appmesh/events', {
-    apps: (data) => this.onAppsEvent(data),
-    cluster: (data) => this.onClusterEvent(data),
-    open: () => this.onEventsOpen(),
-    error: () => {
-      this.eventsFailed = true;
-      this.banner.unreachable();
+  private readonly events = new LiveEvents(
+    '/appmesh/events',
+    {
+      apps: (data) => this.onAppsEvent(data),
+      cluster: (data) => this.onClusterEvent(data),
+      open: () => this.onEventsOpen(),
+      error: () => {
+        this.eventsFailed = true;
+        this.banner.unreachable();
+      },
+      unauthorized: async (message) => {
+        this.banner.reachable();
+        this.tokens.forget();
+        await this.tokens.ask(message);
+        // Reads that failed while no token was known are worth doing again now.
+        void this.loadAgent(0, false);
+        void this.loadApps();
+      },
     },
-  });
+    () => {
+      const token = this.tokens.current();
+      return token === undefined ? {} : { authorization: `Bearer ${token}` };
+    },
+  );
 
   private agent: AgentInfo | undefined;
   private apps: ReadonlyMap<string, AppStatus> | undefined;
@@ -93,6 +110,7 @@ class Ui {
   private eventsFailed = false;
 
   start(): void {
+    this.adoptTokenFromLink();
     window.addEventListener('hashchange', () => this.route());
     byId('token-forget', HTMLButtonElement).addEventListener('click', () => this.tokens.forget());
     this.tokens.onChange(() => this.renderTokenState());
@@ -104,6 +122,21 @@ class Ui {
     setInterval(() => {
       if (!document.hidden) this.table.tick();
     }, 1000);
+  }
+
+  /** `#token=<token>` (optionally after a route, `#/apps&token=…`): store it, then drop it from the URL. */
+  private adoptTokenFromLink(): void {
+    const match = /(?:^#|[&?])token=([^&]+)/.exec(location.hash);
+    if (match === null) return;
+    let token: string;
+    try {
+      token = decodeURIComponent(match[1] ?? '');
+    } catch {
+      return;
+    }
+    if (token !== '') this.tokens.use(token);
+    const rest = location.hash.replace(/[&?]?token=[^&]+/, '').replace(/^#&/, '#');
+    history.replaceState(null, '', `${location.pathname}${location.search}${rest === '#' ? '#/apps' : rest}`);
   }
 
   private route(): void {

@@ -61,6 +61,11 @@ export class TokenForm implements TokenSource {
     this.changed();
   }
 
+  /** Keeps a token given another way (a `#token=` link) for the tab. */
+  use(token: string): void {
+    this.write(token);
+  }
+
   /** Called whenever the stored token appears or disappears (the header offers "Forget token"). */
   onChange(listener: () => void): void {
     this.listeners.push(listener);
