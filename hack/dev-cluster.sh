@@ -3,6 +3,8 @@
 # agents n1..n3 (127.0.0.1:6061..6063, different labels) in cluster mode, with their data in a temp dir.
 # Applies manifests/examples/, prints the tasks and nodes, and runs until Ctrl-C; then it stops what it
 # started (agents first, so they stop their apps and destroy their sessions, then Consul) and removes the dir.
+# Each agent generates its API token into <its data dir>/api-token (0600); the printed UI links carry it in
+# the URL fragment (#token=…, never sent to a server; the page keeps it for the tab and drops it from the URL).
 set -euo pipefail
 # Job control puts every background child in its own process group, so Ctrl-C reaches only this script,
 # which then stops each child exactly once (a second signal makes an agent exit without stopping its apps).
@@ -61,8 +63,13 @@ for i in 1 2 3; do
 done
 for i in 1 2 3; do wait_for "http://127.0.0.1:$((6060 + i))/readyz" "${pids[$i]}" "n$i"; done
 
+token_file() { echo "$workdir/n$1/api-token"; }
+ui_links=""
+for i in 1 2 3; do ui_links+="http://127.0.0.1:$((6060 + i))/ui/#token=$(cat "$(token_file "$i")")  "; done
+
 echo "applying manifests/examples/ (ClusterTasks to Consul, Applications to n1)" >&2
-"${cli[@]}" --agent http://127.0.0.1:6061 apply -f manifests/examples/ || echo "some examples were not applied (see above)" >&2
+"${cli[@]}" --agent http://127.0.0.1:6061 --agent-token-file "$(token_file 1)" apply -f manifests/examples/ ||
+  echo "some examples were not applied (see above)" >&2
 sleep 3 # let the leader place the tasks and the agents start them
 echo
 "${cli[@]}" get tasks
@@ -72,11 +79,12 @@ cat <<EOT
 
 dev cluster is running (data in $workdir; Ctrl-C stops everything and removes it):
   Consul UI:      http://127.0.0.1:$port/ui
-  appmesh web UI: http://127.0.0.1:6061/ui/  http://127.0.0.1:6062/ui/  http://127.0.0.1:6063/ui/
+  appmesh web UI: ${ui_links%  }
+  API tokens:     $(token_file 1)  $(token_file 2)  $(token_file 3)
   agent metrics:  http://127.0.0.1:6061/metrics  http://127.0.0.1:6062/metrics  http://127.0.0.1:6063/metrics
   try:            node $main --consul-addr 127.0.0.1:$port get tasks -o wide --watch
                   node $main --consul-addr 127.0.0.1:$port describe task web
-                  node $main --agent http://127.0.0.1:6061 get apps
+                  node $main --agent http://127.0.0.1:6061 --agent-token-file $(token_file 1) get apps
 EOT
 # The agents' logs, as they come (tail names the file whenever it switches between them).
 tail -n 0 -F "$workdir/n1.log" "$workdir/n2.log" "$workdir/n3.log" >&2 &
