@@ -5,7 +5,7 @@ import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { decodeAppSpec } from '../../api/app.js';
 import { decodeClusterTask } from '../../api/cluster.js';
 import type { HealthServiceEntryWire } from '../../api/consul.js';
-import { DynamicPortAllocator } from '../../controllers/service-registrar/dynamic-ports.js';
+import { DynamicPortAllocator, noHostClaims } from '../../controllers/service-registrar/dynamic-ports.js';
 import {
   agentHolds,
   goDuration,
@@ -176,7 +176,11 @@ describe('dynamic ports', function () {
   });
 
   it('gives each task a free port from the range and keeps it until the task leaves', function () {
-    const allocator = new DynamicPortAllocator({ from: 20000, to: 20002 }, () => new Set([20001]));
+    const allocator = new DynamicPortAllocator(
+      { from: 20000, to: 20002 },
+      () => new Set([20001]),
+      noHostClaims,
+    );
     const a = allocator.portFor('a');
     const b = allocator.portFor('b');
     expect([a, b].sort()).to.deep.equal([20000, 20002]);
