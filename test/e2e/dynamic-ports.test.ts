@@ -4,7 +4,7 @@
 // gets a new port instead of crash-looping on the old one.
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +133,30 @@ describe('dynamic ports with two agents on one host (real Consul)', function () 
     expect(after['d1']).to.be.within(20000, 32000);
     expect(after['d1']).to.not.equal(after['d2']);
     expect(after['d2']).to.equal(before['d2']);
+  });
+
+  it("gives an agent's port claims back when it stops, and leaves the other agent's in place", async function () {
+    const ports = await twoPassing('two passing dyn instances');
+    const claims = join(dir, 'ports');
+    const holders = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          (await readdir(claims)).map(async (name) => {
+            const { pid } = JSON.parse(await readFile(join(claims, name), 'utf8')) as { pid: number };
+            return [name, pid] as const;
+          }),
+        ),
+      );
+    const d1 = cluster.agents.get('d1');
+    const d2 = cluster.agents.get('d2');
+    if (d1 === undefined || d2 === undefined) throw new Error('agents d1 and d2 should be running');
+    expect(await holders()).to.deep.equal({ [String(ports['d1'])]: d1.pid, [String(ports['d2'])]: d2.pid });
+    expect(await cluster.stop('d2')).to.equal(0);
+    expect(await holders()).to.deep.equal({ [String(ports['d1'])]: d1.pid });
     await cluster.deleteTask('dyn');
+    await eventually(
+      'd1 gives its claim back once the task is gone',
+      async () => (await readdir(claims)).length === 0,
+    );
   });
 });
