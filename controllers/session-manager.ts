@@ -34,6 +34,12 @@ export interface SessionManagerOptions {
    */
   readonly healthUrl?: string;
   readonly livenessIntervalSeconds?: number;
+  /**
+   * The URL this agent advertises to the cluster (its REST API and /metrics). `appmesh-agent` is
+   * registered with its host and port as the service Address and Port, so Consul service discovery
+   * (Prometheus' consul_sd_configs) finds the agent there; default: the origin of `healthUrl`.
+   */
+  readonly advertiseUrl?: string;
   /** `<dataDir>/session.json` records the current session, so a restarted agent can destroy it first. */
   readonly dataDir: string;
   readonly clock?: Clock;
@@ -56,6 +62,24 @@ export function agentServiceId(node: string): string {
 /** The ID of the HTTP check on the agent's health endpoint that the session is bound to. */
 export function livenessCheckId(node: string): string {
   return `${agentServiceId(node)}-liveness`;
+}
+
+/**
+ * Where `appmesh-agent` is found: the advertised URL's host and port, and in Meta the node, the scheme and
+ * the metrics path, which a Prometheus consul_sd job relabels into `__scheme__` and `__metrics_path__`.
+ */
+export function agentServiceAddress(url: string): {
+  address: string;
+  port: number;
+  meta: Record<string, string>;
+} {
+  const parsed = new URL(url);
+  // URL's origin drops a default port (http :80, https :443); the registration must name it.
+  const scheme = parsed.protocol.replace(/:$/, '');
+  const port = parsed.port === '' ? (scheme === 'https' ? 443 : 80) : Number(parsed.port);
+  // URL keeps an IPv6 host in brackets; Consul wants the bare address.
+  const address = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { address, port, meta: { scheme, metrics_path: '/metrics' } };
 }
 
 export const SESSION_RECORD_FILE = 'session.json';
@@ -319,10 +343,13 @@ export class SessionManager implements Runnable {
     // decides when a slow answer counts as dead. A busy host (a CPU-bound neighbour, a GC pause) must not
     // lose its session and move every task, so allow a few seconds.
     const timeout = `${Math.max(intervalSeconds, LIVENESS_TIMEOUT_FLOOR_SECONDS)}s`;
+    const where = agentServiceAddress(this.#options.advertiseUrl ?? healthUrl);
     await this.#consul.agent.registerService({
       id: agentServiceId(node),
       name: AGENT_SERVICE_NAME,
-      meta: { node },
+      address: where.address,
+      port: where.port,
+      meta: { node, ...where.meta },
       checks: [
         {
           id: checkId,

@@ -110,7 +110,11 @@ export class ClusterMode {
       ttlSeconds: config.sessionTtlSeconds,
       lockDelaySeconds: config.lockDelaySeconds,
       ...(config.livenessIntervalSeconds > 0
-        ? { healthUrl: deps.healthUrl, livenessIntervalSeconds: config.livenessIntervalSeconds }
+        ? {
+            healthUrl: deps.healthUrl,
+            livenessIntervalSeconds: config.livenessIntervalSeconds,
+            advertiseUrl: config.advertiseUrl,
+          }
         : {}),
       dataDir: deps.dataDir,
       logger: logger.child({ component: 'session' }),
