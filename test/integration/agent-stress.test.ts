@@ -3,10 +3,17 @@
 // responsive (REST latency sampled throughout) and bounded in memory, then ends every process it ran.
 // The `it`s run in order against the one agent: the first is the soak window, the rest read its outcome.
 import { expect } from 'chai';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { callAgent, pidsRunning, removeDataDir, startAgent, type AgentProcess } from '../fixtures/agent.js';
+import {
+  callAgent,
+  makeDataDir,
+  pidsRunning,
+  removeDataDir,
+  startAgent,
+  type AgentProcess,
+} from '../fixtures/agent.js';
 import { eventually } from '../fixtures/eventually.js';
 import { delay } from '../fixtures/process.js';
 
@@ -76,6 +83,42 @@ const flooders = [
   spec: { ...app.spec, output_buffer_bytes: FLOOD_BUFFER_BYTES, output_buffer_lines: FLOOD_BUFFER_LINES },
 }));
 
+/**
+ * Issue 14: apps that cannot start at all. Each fails on its own with a last_error naming the cause;
+ * none may hold up the others (see the churn probe below).
+ */
+const cannotStart = [
+  {
+    name: 'no-binary',
+    spec: { command: '/nonexistent/bin-4761 --flag' },
+    error: /\/nonexistent\/bin-4761 was not found/,
+  },
+  {
+    name: 'no-working-dir',
+    spec: { command: 'sleep 4762', working_dir: '/nonexistent/dir-4762' },
+    error: /working_dir \/nonexistent\/dir-4762 does not exist/,
+  },
+];
+/** Put straight into apps.json: a PUT would refuse it (400), but the user may vanish after a PUT. */
+const ghostUser = {
+  name: 'ghost-user',
+  spec: { command: 'sleep 4771', exec_user: 'no-such-user-4771' },
+  error: /exec_user: no user "no-such-user-4771"/,
+};
+/** 400 KB of environment in 100 KB values (each under exec's per-string limit): it runs. */
+const hugeEnv = {
+  name: 'huge-env',
+  argv: ['sleep', '4772'],
+  spec: {
+    command: 'sleep 4772',
+    env: Object.fromEntries(Array.from({ length: 4 }, (_v, i) => [`BIG_${i}`, 'e'.repeat(100_000)])),
+  },
+};
+/** The app the churn probe creates and deletes over and over during the soak. */
+const CHURN_ARGV = ['sleep', '4781'];
+/** Put -> running and delete -> gone, each, while every pathological app runs. */
+const CHURN_BOUND_MS = 5_000;
+
 /** The pipeline's second half; `\\n` stays two characters inside single quotes. */
 const TR_ARGV = ['tr', '-d', '\\n'];
 
@@ -84,6 +127,10 @@ const everyArgv = [
   forker.argv,
   sessionForker.argv,
   ...flooders.map((a) => a.argv),
+  hugeEnv.argv,
+  CHURN_ARGV,
+  ['sleep', '4762'],
+  ['sleep', '4771'],
 ];
 
 async function call(agent: AgentProcess, method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown) {
@@ -136,6 +183,53 @@ class LatencySampler {
   }
 }
 
+/**
+ * Creates, runs and deletes one short-lived app after another for as long as the soak lasts, timing
+ * each step: proof that the supervisor keeps starting, stopping and deleting apps next to the others.
+ */
+class ChurnProbe {
+  readonly cyclesMs: number[] = [];
+  readonly failures: string[] = [];
+  #stopped = false;
+  readonly #done: Promise<void>;
+
+  constructor(private readonly agent: AgentProcess) {
+    this.#done = this.#loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#done;
+  }
+
+  async #loop(): Promise<void> {
+    for (let n = 0; !this.#stopped; n++) {
+      const name = `churn-${n}`;
+      const started = performance.now();
+      try {
+        const put = await call(this.agent, 'PUT', `/appmesh/app/${name}`, { command: CHURN_ARGV.join(' ') });
+        if (put.status !== 201) throw new Error(`PUT ${put.status} ${put.text}`);
+        await eventually(
+          `${name} running`,
+          async () => (await app(this.agent, name)).state === 'running',
+          CHURN_BOUND_MS,
+        );
+        const del = await call(this.agent, 'DELETE', `/appmesh/app/${name}`);
+        if (del.status !== 200) throw new Error(`DELETE ${del.status}`);
+        await eventually(
+          `${name} gone`,
+          async () => (await pidsRunning(CHURN_ARGV)).length === 0,
+          CHURN_BOUND_MS,
+        );
+        this.cyclesMs.push(performance.now() - started);
+      } catch (err) {
+        this.failures.push(`${name}: ${(err as Error).message}`);
+      }
+      await delay(200);
+    }
+  }
+}
+
 /** The agent's resident memory from /proc/<pid>/status, in bytes. */
 async function residentBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -156,14 +250,28 @@ describe('stand-alone agent under pathological apps (real processes)', function 
   this.timeout(120_000);
   let agent: AgentProcess;
   let sampler: LatencySampler;
+  let churn: ChurnProbe;
   let maxRssBytes = 0;
   const maxOutputBodyBytes = new Map<string, number>();
   const maxOutputFileBytes = new Map<string, number>();
   const rotated = new Set<string>();
 
   before(async function () {
-    agent = await startAgent();
-    for (const { name, spec } of [...crashLoopers, ...termIgnorers, forker, sessionForker, ...flooders]) {
+    const dataDir = await makeDataDir();
+    await writeFile(
+      join(dataDir, 'apps.json'),
+      JSON.stringify([{ name: ghostUser.name, ...ghostUser.spec }]),
+    );
+    agent = await startAgent({ dataDir });
+    for (const { name, spec } of [
+      ...crashLoopers,
+      ...termIgnorers,
+      forker,
+      sessionForker,
+      ...flooders,
+      ...cannotStart,
+      hugeEnv,
+    ]) {
       const put = await call(agent, 'PUT', `/appmesh/app/${name}`, spec);
       expect(put.status, put.text).to.equal(201);
     }
@@ -181,6 +289,7 @@ describe('stand-alone agent under pathological apps (real processes)', function 
 
   it('stays responsive and bounded in memory while the pathological apps run', async function () {
     sampler = new LatencySampler(agent);
+    churn = new ChurnProbe(agent);
     const deadline = Date.now() + SOAK_MS;
     try {
       while (Date.now() < deadline) {
@@ -202,6 +311,7 @@ describe('stand-alone agent under pathological apps (real processes)', function 
       }
     } finally {
       await sampler.stop();
+      await churn.stop();
     }
     const sorted = [...sampler.latenciesMs].sort((a, b) => a - b);
     const p50 = percentile(sorted, 50);
@@ -215,7 +325,14 @@ describe('stand-alone agent under pathological apps (real processes)', function 
       `      output: max GET body ${JSON.stringify(Object.fromEntries(maxOutputBodyBytes))} bytes; ` +
         `max file sizes ${JSON.stringify(Object.fromEntries([...maxOutputFileBytes].map(([p, s]) => [p.split('/').pop(), s])))}`,
     );
+    const cycles = [...churn.cyclesMs].sort((a, b) => a - b);
+    console.log(
+      `      churn: ${cycles.length} create/run/delete cycles, p50 ${percentile(cycles, 50).toFixed(0)} ms, ` +
+        `max ${(cycles.at(-1) ?? Number.NaN).toFixed(0)} ms; failures ${churn.failures.length}`,
+    );
     expect(sampler.failures, sampler.failures.join('\n')).to.deep.equal([]);
+    expect(churn.failures, churn.failures.join('\n')).to.deep.equal([]);
+    expect(cycles.length).to.be.greaterThan(SOAK_MS / 2_000);
     expect(sorted.length).to.be.greaterThan((SOAK_MS / SAMPLE_MS) * 0.5);
     expect(p99).to.be.lessThan(P99_BOUND_MS);
     expect(maxRssBytes).to.be.lessThan(RSS_BOUND_BYTES);
@@ -238,6 +355,17 @@ describe('stand-alone agent under pathological apps (real processes)', function 
       expect(crashLines, name).to.be.within(view.starts - 1, view.starts); // the latest run may not have written yet
     }
     console.log(`      crash-loop starts in ~${SOAK_MS / 1000} s: ${JSON.stringify(starts)}`);
+  });
+
+  it('fails each app that cannot start on its own, saying why, and runs the huge-env app', async function () {
+    for (const { name, error } of [...cannotStart, ghostUser]) {
+      const view = await app(agent, name);
+      expect(view.last_error, name).to.match(error);
+      expect(['backoff', 'failed', 'starting'], `${name}: ${view.state}`).to.include(view.state);
+    }
+    expect((await app(agent, ghostUser.name)).state).to.equal('failed');
+    expect((await app(agent, hugeEnv.name)).state).to.equal('running');
+    expect(await pidsRunning(hugeEnv.argv)).to.have.length(1);
   });
 
   it('bounds a newline-free flood in the output buffer and in its rotated output file', function () {
@@ -284,7 +412,15 @@ describe('stand-alone agent under pathological apps (real processes)', function 
   });
 
   it('leaves no app processes behind after everything is deleted, and exits 0 on SIGTERM', async function () {
-    for (const { name } of [...crashLoopers, forker, sessionForker, ...flooders]) {
+    for (const { name } of [
+      ...crashLoopers,
+      forker,
+      sessionForker,
+      ...flooders,
+      ...cannotStart,
+      ghostUser,
+      hugeEnv,
+    ]) {
       expect((await call(agent, 'DELETE', `/appmesh/app/${name}`)).status).to.equal(200);
     }
     await eventually('every app gone from the API', async () => {
