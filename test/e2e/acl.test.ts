@@ -407,6 +407,15 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
 
   // Mocha runs a suite's own tests before its inner suites: these need the cluster the ones above left.
   describe('afterwards: failover, a token without policy, the CLI', function () {
+    it('needed no permission beyond the per-node policies: no agent logged a denial', function () {
+      for (const node of NODES) {
+        const denials = (cluster.agents.get(node)?.output() ?? '')
+          .split('\n')
+          .filter((line) => /permission denied|lacks permission/i.test(line));
+        expect(denials, node).to.deep.equal([]);
+      }
+    });
+
     it('elects another leader that still schedules when the leader stops', async function () {
       const leader = await eventually('a leader', () => cluster.leaderNode());
       await stopAgent(leader);
