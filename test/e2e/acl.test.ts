@@ -247,6 +247,41 @@ describe('ACLs (real Consul with default deny, least-privilege tokens)', functio
     ).to.equal(true);
   }
 
+  it("bootstrap-node updates a node's own policy, and leaves a policy it did not make alone", async function () {
+    const bootstrap = (node: string, ...extra: string[]) =>
+      cli(
+        'acl',
+        'bootstrap-node',
+        '--node',
+        node,
+        ...extra,
+        '--out',
+        join(dir, `${node}-${extra.length}.token`),
+        '--token-file',
+        managementFile,
+      );
+    const rulesOf = async (name: string) => {
+      const found = await consulAs(managementToken, 'GET', `/v1/acl/policy/name/${name}`);
+      expect(found.status, found.text).to.equal(200);
+      return (JSON.parse(found.text) as { Rules: string }).Rules;
+    };
+    const first = await bootstrap('n9');
+    expect(first.exitCode, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(
+      /^created policy appmesh-node-n9 and created token [0-9a-f-]{36}; its secret is in /,
+    );
+    expect(await rulesOf('appmesh-node-n9')).to.not.contain('cluster/leader');
+    const promoted = await bootstrap('n9', '--main');
+    expect(promoted.exitCode, promoted.stderr).to.equal(0);
+    expect(promoted.stdout).to.match(/^updated policy appmesh-node-n9 /);
+    expect(await rulesOf('appmesh-node-n9')).to.contain('key "appmesh/cluster/leader"');
+    await aclApi('/v1/acl/policy', { Name: 'appmesh-node-n8', Rules: 'key_prefix "" { policy = "read" }' });
+    const foreign = await bootstrap('n8');
+    expect(foreign.exitCode).to.equal(1);
+    expect(foreign.stderr).to.contain('that appmesh did not make for node "n8"');
+    expect(await rulesOf('appmesh-node-n8')).to.equal('key_prefix "" { policy = "read" }');
+  });
+
   describe("a worker's token (n3) cannot steer the cluster", function () {
     /** What must not change: who leads under which session, every placement, and every app's pid. */
     async function snapshot() {
