@@ -23,6 +23,23 @@ export function reportedApp(owner: string, spec: AppSpec, status: AppStatus | un
 }
 
 /**
+ * Running and passing replicas of a task among node-report `apps` entries (one per node): a ready replica
+ * is both, one running but not ready is running only. A local app of the same name (owner other than
+ * `cluster`) is not a replica. The one count the CLI, `--wait` and the web UI share.
+ */
+export function countReplicas(entries: Iterable<unknown>): { running: number; passing: number } {
+  let running = 0;
+  let passing = 0;
+  for (const entry of entries) {
+    const replica = readReportedApp(entry);
+    if (replica === undefined || (replica.owner !== undefined && replica.owner !== 'cluster')) continue;
+    if (replica.ready) passing++;
+    if (replica.ready || replica.state === 'running') running++;
+  }
+  return { running, passing };
+}
+
+/**
  * Reads one entry of a node report's `apps` as any agent version wrote it; undefined for other shapes.
  * Without `ready` (agents before it existed) a replica is ready when it is running and healthy.
  */

@@ -21,6 +21,7 @@ import { NodeName, TaskName } from '../../api/names.js';
 import { DecodeMemo } from '../core/decode-memo.js';
 import type { Consul } from '../consul/consul.js';
 import { watchPrefix, type WatchOptions } from '../consul/watch.js';
+import { countReplicas } from '../../controllers/reported-app.js';
 
 export interface ClusterNodeView {
   readonly name: string;
@@ -72,12 +73,6 @@ export interface ClusterViewOptions {
 
 const DEFAULT_IDLE_MS = 5 * 60_000;
 const DEFAULT_FIRST_SNAPSHOT_TIMEOUT_MS = 10_000;
-
-interface AppReport {
-  readonly owner?: unknown;
-  readonly state?: unknown;
-  readonly health?: unknown;
-}
 
 export class ClusterView {
   /** The snapshot on every change, while subscribed (the watches run while anyone subscribes). */
@@ -239,20 +234,12 @@ const decodeReport = (raw: string, key: string) => decodeJson(NodeReport, raw, k
 const decodeTopology = (raw: string, key: string) => decodeJson(NodeTopology, raw, key);
 const decodeStatus = (raw: string, key: string) => decodeJson(TaskStatusRecord, raw, key);
 
-/** Cluster copies of `task` that node reports list as running, and those of them reported healthy. */
+/** Replicas of `task` the node reports list as running, and those of them ready (see countReplicas). */
 function replicaCounts(
   task: string,
   reports: ReadonlyMap<string, NodeReport>,
 ): { running: number; passing: number } {
-  let running = 0;
-  let passing = 0;
-  for (const report of reports.values()) {
-    const app = report.apps[task] as AppReport | undefined;
-    if (app?.owner !== 'cluster' || app.state !== 'running') continue;
-    running += 1;
-    if (app.health === 'healthy') passing += 1;
-  }
-  return { running, passing };
+  return countReplicas([...reports.values()].map((report) => report.apps[task]));
 }
 
 function compare(a: string, b: string): number {

@@ -4,6 +4,7 @@
 import * as t from 'io-ts';
 import type { TaskStatusRecord } from '../../api/cluster.js';
 import type { ClusterState } from './cluster-state.js';
+import { countReplicas } from '../../controllers/reported-app.js';
 
 export interface TaskView {
   readonly name: string;
@@ -83,14 +84,7 @@ export function taskView(state: ClusterState, name: string): TaskView | undefine
   const status: TaskStatusRecord | undefined = state.statuses.get(name);
   const placements = placementsOf(state, name);
   const nodes = sorted(status?.nodes ?? placements.map((p) => p.node));
-  let running = 0;
-  let passing = 0;
-  for (const node of nodes) {
-    const replica = replicaOnNode(state, node, name);
-    if (replica?.state !== 'running') continue;
-    running++;
-    if (replica.health === 'healthy') passing++;
-  }
+  const { running, passing } = countReplicas(nodes.map((node) => state.nodes.get(node)?.apps[name]));
   const since = sorted(placements.map((p) => p.scheduledAt))[0];
   const spec = entry.spec;
   return {

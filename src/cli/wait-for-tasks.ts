@@ -1,38 +1,16 @@
 // `apply --wait`: follows the applied tasks on the cluster watch until each has its desired replicas
 // placed, running and passing their checks, or the timeout passes (an error naming what is missing).
 // Progress is a line per task: redrawn in place on a terminal, printed when it changes otherwise.
-// A replica counts as running and passing when its node reports it `ready`, so a periodic task whose last
-// run exited 0 and whose next run is scheduled is done, although its process is down between runs.
+// A replica counts as running and passing when its node reports it `ready` (taskView's count), so a periodic
+// task whose last run exited 0 and whose next run is scheduled is done, although its process is down between
+// runs.
 import type { Observable } from 'rxjs';
-import { readReportedApp } from '../../controllers/reported-app.js';
 import type { ClusterState } from './cluster-state.js';
 import { taskIsReady, taskView, type TaskView } from './cluster-views.js';
 
 export interface WaitTarget {
   readonly name: string;
   readonly replication: number;
-}
-
-/**
- * The task's view with running and passing counted by readiness: a ready replica is both, one that is
- * running but not ready is running only. Local apps of the same name are not replicas.
- */
-export function readinessView(state: ClusterState, view: TaskView): TaskView {
-  let running = 0;
-  let passing = 0;
-  for (const node of view.nodes) {
-    const replica = readReportedApp(state.nodes.get(node)?.apps[view.name]);
-    if (replica === undefined || (replica.owner !== undefined && replica.owner !== 'cluster')) continue;
-    if (replica.ready) passing++;
-    if (replica.ready || replica.state === 'running') running++;
-  }
-  return { ...view, running, passing };
-}
-
-/** The task's view as `--wait` judges it; undefined when the task is not in Consul. */
-export function waitView(state: ClusterState, name: string): TaskView | undefined {
-  const view = taskView(state, name);
-  return view === undefined ? undefined : readinessView(state, view);
 }
 
 /** Where progress lines go. */
@@ -96,7 +74,7 @@ export function waitForTasks(
     }, timeoutMs);
     const subscription = states.subscribe({
       next(state) {
-        const views = targets.map((target) => waitView(state, target.name));
+        const views = targets.map((target) => taskView(state, target.name));
         latest = targets.map((target, index) => progressLine(target, views[index]));
         sink.show(latest);
         if (

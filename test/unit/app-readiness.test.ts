@@ -6,7 +6,8 @@ import type { KvEntry } from '../../api/consul.js';
 import { AppName } from '../../api/names.js';
 import { readReportedApp, reportedApp } from '../../controllers/reported-app.js';
 import { clusterStateFromEntries } from '../../src/cli/cluster-state.js';
-import { progressLine, waitView } from '../../src/cli/wait-for-tasks.js';
+import { taskView } from '../../src/cli/cluster-views.js';
+import { progressLine } from '../../src/cli/wait-for-tasks.js';
 import { appIsReady, type AppStatus } from '../../src/process/app-status.js';
 
 const base: AppStatus = {
@@ -104,7 +105,7 @@ describe('app readiness', function () {
         node({ job: { owner: 'cluster', state: 'running', health: 'healthy', ready: false } }),
       ),
     ]);
-    const view = waitView(state, 'job');
+    const view = taskView(state, 'job');
     expect(view && { running: view.running, passing: view.passing }).to.deep.equal({
       running: 2,
       passing: 1,
