@@ -441,12 +441,16 @@ export class AppProcess {
    * honoured: the user is gone since the spec was accepted, or the agent cannot switch users.
    */
   #identity(spec: AppSpec): LaunchIdentity {
+    let asUser: LaunchIdentity['asUser'] = (commandLine) => commandLine;
     let user: ExecUser | undefined;
-    const db = hostUserDatabase();
+    // The user database is read only for apps with an exec_user (most launches need none).
     if (spec.exec_user !== undefined) {
+      const db = hostUserDatabase();
       const found = lookupExecUser(spec.exec_user, db);
       if ('problem' in found) throw new Error(found.problem);
-      user = found.user;
+      const { user: resolved } = found;
+      user = resolved;
+      asUser = (commandLine) => commandLineAs(commandLine, resolved, db);
     }
     return {
       env: appEnvironment({
@@ -457,7 +461,7 @@ export class AppProcess {
         app: this.name,
         agentId: this.#agentId,
       }),
-      asUser: (commandLine) => commandLineAs(commandLine, user, db),
+      asUser,
     };
   }
 
