@@ -1,6 +1,7 @@
 // The agent's configuration as written in its YAML/JSON file (and mirrored by APPMESH_* variables and
 // flags). Unknown fields are errors, so a typo never silently leaves a setting at its default.
 import * as t from 'io-ts';
+import { Labels } from './cluster.js';
 import { NonNegativeInt } from './names.js';
 import { strictObject } from './strict.js';
 
@@ -60,7 +61,8 @@ export type ConsulSettings = t.TypeOf<typeof ConsulSettings>;
 export const NodeSettings = strictObject(
   'NodeSettings',
   {},
-  { name: t.string, labels: t.record(t.string, t.string) },
+  // Bounded as a node report's labels are, so a label the leader would refuse stops the agent at start.
+  { name: t.string, labels: Labels },
 );
 
 export const AppEnvSettings = strictObject(

@@ -57,6 +57,11 @@ describe('agent config', function () {
       (e: unknown) => e,
     )) as Error;
     expect(label.message).to.contain('--label: expected key=value');
+    // A label the leader would refuse in the node report stops the agent at start, naming it.
+    const long = (await loadAgentConfig({ label: [`zone=${'a'.repeat(257)}`], dataDir: dir }, {}).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(long.message).to.contain('node.labels.zone: expected a label value of at most 256 characters');
   });
 
   it('refuses to listen beyond loopback without TLS unless --insecure-listen says so', async function () {
