@@ -31,6 +31,8 @@ export interface Reply {
 export interface ServerEvent {
   readonly event: string;
   readonly data: unknown;
+  /** `data` already serialized (one JSON text shared by every stream), used instead of `data`. */
+  readonly json?: string;
 }
 
 /** A comment line on idle event streams, so proxies and browsers keep them open. */
@@ -278,7 +280,7 @@ export class HttpServer implements Runnable {
     res.once('close', end);
     subscription.add(
       events.subscribe({
-        next: ({ event, data }) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+        next: ({ event, data, json }) => write(`event: ${event}\ndata: ${json ?? JSON.stringify(data)}\n\n`),
         error: end,
         complete: end,
       }),

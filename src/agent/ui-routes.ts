@@ -4,7 +4,16 @@
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { asyncScheduler, EMPTY, map, merge, startWith, throttleTime, type Observable } from 'rxjs';
+import {
+  asyncScheduler,
+  EMPTY,
+  map,
+  merge,
+  shareReplay,
+  startWith,
+  throttleTime,
+  type Observable,
+} from 'rxjs';
 import type { ClusterSnapshot, ClusterView } from './cluster-view.js';
 import { HttpError, type Reply, type Route, type ServerEvent } from './http-server.js';
 
@@ -81,21 +90,27 @@ export function uiRoutes(deps: UiRoutesDeps): Route[] {
     }
   };
 
-  const events = (): Observable<ServerEvent> => {
-    const apps = deps.appChanges.pipe(
-      startWith(undefined),
-      throttleTime(EVENT_THROTTLE_MS, asyncScheduler, { leading: true, trailing: true }),
-      map(() => ({ event: 'apps', data: deps.apps() })),
-    );
-    const clusterEvents =
-      deps.cluster === undefined
-        ? EMPTY
-        : deps.cluster.snapshots.pipe(
-            throttleTime(EVENT_THROTTLE_MS, asyncScheduler, { leading: true, trailing: true }),
-            map((data) => ({ event: 'cluster', data })),
-          );
-    return merge(apps, clusterEvents);
-  };
+  // One throttled, serialized stream per kind, shared by every client: 32 streams cost one
+  // JSON.stringify per change, not 32. A client that joins gets the latest event replayed (the
+  // trailing throttle makes it current), then every later one; nothing runs while nobody listens.
+  const serialized = (event: string) =>
+    map((data: unknown): ServerEvent => ({ event, data, json: JSON.stringify(data) }));
+  const sharedApps = deps.appChanges.pipe(
+    startWith(undefined),
+    throttleTime(EVENT_THROTTLE_MS, asyncScheduler, { leading: true, trailing: true }),
+    map(() => deps.apps()),
+    serialized('apps'),
+    shareReplay({ bufferSize: 1, refCount: true }),
+  );
+  const sharedCluster =
+    deps.cluster === undefined
+      ? EMPTY
+      : deps.cluster.snapshots.pipe(
+          throttleTime(EVENT_THROTTLE_MS, asyncScheduler, { leading: true, trailing: true }),
+          serialized('cluster'),
+          shareReplay({ bufferSize: 1, refCount: true }),
+        );
+  const events = (): Observable<ServerEvent> => merge(sharedApps, sharedCluster);
 
   return [
     // The page and its files are open (a browser loads them without a header; they hold no data).
